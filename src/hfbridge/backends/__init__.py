@@ -1,0 +1,57 @@
+"""Backends: where inference runs. Adapters only ever talk to a :class:`Backend`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .base import Backend
+from .hub import HubBackend
+
+if TYPE_CHECKING:
+    from .local import LocalBackend
+
+__all__ = ["Backend", "HubBackend", "LocalBackend", "resolve_backend"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "LocalBackend":  # needs the [local] extra: imported on first use only
+        from .local import LocalBackend
+
+        return LocalBackend
+    raise AttributeError(name)
+
+
+def resolve_backend(
+    backend: Backend | None = None,
+    *,
+    model: str | None = None,
+    base_url: str | None = None,
+    provider: str | None = None,
+    **kwargs: Any,
+) -> Backend:
+    """The backend an adapter should use: the one given, a :class:`HubBackend` for ``model`` / ``base_url`` /
+    ``provider`` or a configured ``HF_TOKEN``, else the embedded :class:`LocalBackend` (offline, no token)."""
+    if backend is not None:
+        if model or base_url or provider:
+            raise ValueError("pass either backend= or model=/base_url=/provider=, not both")
+        return backend
+    if model is not None or base_url is not None or provider is not None:
+        return HubBackend(model, base_url=base_url, provider=provider, **kwargs)
+    import os
+
+    if os.environ.get("HFBRIDGE_BACKEND", "").strip():
+        return backend_from_spec(os.environ["HFBRIDGE_BACKEND"], **kwargs)
+    from .local import LocalBackend
+
+    return LocalBackend()
+
+
+def backend_from_spec(spec: str, **kwargs: Any) -> Backend:
+    """``"local"``, a URL, or a Hub model id (``HFBRIDGE_BACKEND`` and the CLI's ``--backend`` use this)."""
+    if spec == "local":
+        from .local import LocalBackend
+
+        return LocalBackend()
+    if spec.startswith(("http://", "https://")):
+        return HubBackend(base_url=spec, **kwargs)
+    return HubBackend(spec, **kwargs)

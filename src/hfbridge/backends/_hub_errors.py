@@ -1,0 +1,128 @@
+"""Translate what huggingface_hub and httpx2 raise into the hfbridge error hierarchy."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from typing import Any
+
+import httpx2
+from huggingface_hub.errors import GenerationError as HubGenerationError
+from huggingface_hub.errors import (
+    HfHubHTTPError,
+    IncompleteGenerationError,
+    OverloadedError,
+    TextGenerationError,
+    ValidationError,
+)
+from huggingface_hub.errors import InferenceTimeoutError as HubTimeoutError
+from pydantic import SecretStr
+
+from .. import errors
+from .._secrets import redact
+
+_HINTS = {
+    401: "the token is missing or invalid: set HF_TOKEN or pass token=",
+    402: "the account's Inference Providers credits are used up; this is never retried (add credits or bill_to=)",
+    403: "the token has no permission for this model or provider (check its scopes, gated-model access)",
+    404: "no such model, endpoint or route (check the model id, base_url and provider)",
+    413: "the request body is too large: send fewer texts per request (lower batch_size)",
+}
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """``Retry-After`` as seconds: a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _body(response: httpx2.Response) -> dict[str, Any]:
+    try:
+        payload = response.json()
+    except Exception:
+        return {}
+    return payload if isinstance(payload, dict) else {}
+
+
+def from_response(response: httpx2.Response, message: str | None, token: SecretStr | None) -> errors.HFBridgeError:
+    status = response.status_code
+    body = _body(response)
+    server_message = body.get("error") if isinstance(body.get("error"), str) else message
+    request_id = response.headers.get("x-request-id") or response.headers.get("x-amzn-trace-id")
+    url = redact(str(response.request.url), token) if response.request is not None else None
+    detail = redact(server_message or response.reason_phrase or "", token)
+    hint = _HINTS.get(status)
+    text = (
+        f"HTTP {status}: {detail}"
+        + (f" — {hint}" if hint else "")
+        + (f" [request id {request_id}]" if request_id else "")
+    )
+    common: dict[str, Any] = {
+        "status_code": status,
+        "request_id": request_id,
+        "server_message": redact(server_message, token) if server_message else None,
+        "url": url,
+    }
+    retry_after = parse_retry_after(response.headers.get("retry-after"))
+    if status == 429:
+        return errors.RateLimitedError(text, retry_after=retry_after, **common)
+    if status == 503 and ("estimated_time" in body or "loading" in (server_message or "").lower()):
+        estimated = body.get("estimated_time")
+        return errors.ModelLoadingError(
+            text, estimated_time=float(estimated) if estimated is not None else None, retry_after=retry_after, **common
+        )
+    if status in (408, 425) or status >= 500:
+        return errors.ServerError(text, retry_after=retry_after, **common)
+    error_class: type[errors.APIError] = {
+        400: errors.BadRequestError,
+        401: errors.AuthenticationError,
+        402: errors.QuotaExceededError,
+        403: errors.AuthenticationError,
+        404: errors.NotFoundError,
+        413: errors.PayloadTooLargeError,
+        422: errors.BadRequestError,
+        424: errors.GenerationError,
+    }.get(status, errors.APIError)
+    return error_class(text, **common)
+
+
+def translate(exc: BaseException, token: SecretStr | None) -> errors.HFBridgeError:
+    """Map one exception from the client onto the typed hierarchy. Messages never contain the token."""
+    if isinstance(exc, errors.HFBridgeError):
+        return exc
+    if isinstance(exc, (HubTimeoutError, httpx2.TimeoutException)):
+        return errors.InferenceTimeoutError(f"no answer within the timeout: {redact(str(exc), token)}")
+    if isinstance(exc, HfHubHTTPError) and exc.response is not None:
+        return from_response(exc.response, getattr(exc, "server_message", None), token)
+    if isinstance(exc, TextGenerationError):
+        cause = exc.__cause__
+        if isinstance(cause, HfHubHTTPError) and cause.response is not None:
+            return from_response(cause.response, str(exc), token)
+        # An error event inside a 200 stream (TGI "error_type").
+        message = redact(str(exc), token)
+        if isinstance(exc, OverloadedError):
+            return errors.ServerError(f"server overloaded: {message}", status_code=None)
+        if isinstance(exc, ValidationError):
+            return errors.BadRequestError(f"invalid request: {message}", status_code=422)
+        if isinstance(exc, (HubGenerationError, IncompleteGenerationError)):
+            return errors.GenerationError(f"generation failed: {message}", status_code=424)
+        return errors.ServerError(f"server error during generation: {message}")
+    if isinstance(exc, (httpx2.TransportError, httpx2.StreamError)):
+        return errors.BackendUnavailableError(
+            f"connection failed ({type(exc).__name__}): {redact(str(exc), token) or 'connection closed'}"
+        )
+    if isinstance(exc, ValueError) and "not supported" in str(exc):
+        return errors.UnsupportedTaskError(redact(str(exc), token))
+    if isinstance(exc, (ValueError, KeyError, TypeError)):
+        return errors.APIError(f"unexpected response from the server: {redact(repr(exc), token)}")
+    raise exc

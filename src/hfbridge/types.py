@@ -1,0 +1,153 @@
+"""Typed results shared by every backend. Shapes follow the Hugging Face / OpenAI wire formats."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ChatMessage",
+    "ToolCall",
+    "ToolCallDelta",
+    "Usage",
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "TextGeneration",
+    "TextGenerationChunk",
+    "GenerationToken",
+    "ClassificationLabel",
+    "EntityGroup",
+    "ToolChoice",
+]
+
+ToolChoice = Literal["auto", "none", "required"] | str | dict[str, Any]
+"""``"auto"``, ``"none"``, ``"required"``, a tool name, or an OpenAI ``{"type": "function", ...}`` dict."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class ToolCall(_Model):
+    """A complete tool call requested by the model. ``arguments`` is the JSON string the model produced."""
+
+    id: str
+    name: str
+    arguments: str = "{}"
+
+    def parsed_arguments(self) -> dict[str, Any]:
+        """The arguments as a dict; raises ``json.JSONDecodeError`` if the model produced invalid JSON."""
+        value = json.loads(self.arguments or "{}")
+        return value if isinstance(value, dict) else {"value": value}
+
+    def to_openai(self) -> dict[str, Any]:
+        return {"id": self.id, "type": "function", "function": {"name": self.name, "arguments": self.arguments}}
+
+
+class ToolCallDelta(_Model):
+    """A piece of a streamed tool call. Pieces with the same ``index`` concatenate into one call."""
+
+    index: int = 0
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+class Usage(_Model):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class ChatMessage(_Model):
+    """One message of a conversation, in OpenAI shape."""
+
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str | None = None
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    tool_call_id: str | None = None
+    name: str | None = None
+
+    def to_openai(self) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": self.role, "content": self.content if self.content is not None else ""}
+        if self.tool_calls:
+            message["tool_calls"] = [call.to_openai() for call in self.tool_calls]
+        if self.tool_call_id is not None:
+            message["tool_call_id"] = self.tool_call_id
+        if self.name is not None:
+            message["name"] = self.name
+        return message
+
+
+class ChatCompletion(_Model):
+    """A whole chat answer."""
+
+    id: str = ""
+    model: str = ""
+    message: ChatMessage
+    finish_reason: str | None = None
+    usage: Usage | None = None
+
+    @property
+    def content(self) -> str:
+        return self.message.content or ""
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        return self.message.tool_calls
+
+
+class ChatCompletionChunk(_Model):
+    """One streamed piece of a chat answer. The last chunk carries ``finish_reason`` and, when known, ``usage``."""
+
+    id: str = ""
+    model: str = ""
+    content: str = ""
+    tool_calls: list[ToolCallDelta] = Field(default_factory=list)
+    finish_reason: str | None = None
+    usage: Usage | None = None
+
+
+class GenerationToken(_Model):
+    id: int = 0
+    text: str = ""
+    logprob: float | None = None
+    special: bool = False
+
+
+class TextGeneration(_Model):
+    """The result of plain text generation (TGI protocol)."""
+
+    generated_text: str
+    finish_reason: str | None = None
+    generated_tokens: int | None = None
+    prompt_tokens: int | None = None
+    tokens: list[GenerationToken] = Field(default_factory=list)
+
+
+class TextGenerationChunk(_Model):
+    """One streamed token. The last one has ``generated_text`` (the whole text) and ``finish_reason``."""
+
+    token: GenerationToken
+    generated_text: str | None = None
+    finish_reason: str | None = None
+    generated_tokens: int | None = None
+
+
+class ClassificationLabel(_Model):
+    """A label with its score, as text classification and zero-shot classification return them."""
+
+    label: str
+    score: float
+
+
+class EntityGroup(_Model):
+    """A named entity with character offsets into the input (``text[start:end] == word`` when exact)."""
+
+    entity_group: str
+    score: float
+    word: str
+    start: int
+    end: int
