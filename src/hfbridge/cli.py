@@ -93,10 +93,10 @@ def _demo(backend: Backend) -> None:
     _section("Sentence similarity of three support questions")
     vectors = backend.feature_extraction(SUPPORT_QUESTIONS)
     width = max(len(q) for q in SUPPORT_QUESTIONS)
-    click.echo(" " * (width + 2) + "  ".join(f"  Q{i + 1}" for i in range(len(SUPPORT_QUESTIONS))))
+    click.echo(" " * (width + 4) + "  ".join(f"{'Q' + str(i + 1):>4}" for i in range(len(SUPPORT_QUESTIONS))))
     for i, question in enumerate(SUPPORT_QUESTIONS):
         row = "  ".join(f"{sum(a * b for a, b in zip(vectors[i], v, strict=True)):.2f}" for v in vectors)
-        click.echo(f"Q{i + 1} {question.ljust(width - 1)} {row}")
+        click.echo(f"Q{i + 1} {question.ljust(width)} {row}")
 
     _section("Sentiment")
     for text in ["I love how fast the new release is!", "The update broke my workflow and support never answered."]:

@@ -1,0 +1,264 @@
+"""Retry, deadline, stream and rate-limit behaviour, proven against the fault-injecting protocol server over real
+loopback HTTP with the real InferenceClient (no cassette, no mock). Waits are short real waits."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from hfbridge import (
+    AuthenticationError,
+    BackendUnavailableError,
+    BadRequestError,
+    HubBackend,
+    InferenceTimeoutError,
+    LocalBackend,
+    ModelLoadingError,
+    NotFoundError,
+    PayloadTooLargeError,
+    QuotaExceededError,
+    RateLimit,
+    RateLimitedError,
+    RetryPolicy,
+    ServerError,
+    StreamInterruptedError,
+)
+from hfbridge.server import Fault, FaultPlan, ServerThread, create_app
+
+pytestmark = pytest.mark.live_server
+FAST = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05, deadline=10, seed=1)
+HELLO = [{"role": "user", "content": "Say hello."}]
+
+
+@pytest.fixture(scope="module")
+def server(local_backend: LocalBackend) -> Iterator[Any]:
+    app = create_app(local_backend)
+    with ServerThread(app) as running:
+        running.app = app
+        yield running
+
+
+@pytest.fixture
+def faults(server: Any) -> Iterator[Any]:
+    def install(*script: Fault | None, **kwargs: Any) -> FaultPlan:
+        plan = FaultPlan(script=list(script), **kwargs)
+        server.app.state.faults.plan = plan
+        return plan
+
+    yield install
+    server.app.state.faults.plan = None
+
+
+def hub(server: Any, **kwargs: Any) -> HubBackend:
+    kwargs.setdefault("retry", FAST)
+    kwargs.setdefault("timeout", 10)
+    return HubBackend(base_url=server.url, **kwargs)
+
+
+def test_429_waits_for_retry_after_then_succeeds(server: Any, faults: Any, caplog: Any) -> None:
+    plan = faults(Fault.rate_limited(retry_after=0.3))
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="hfbridge"):
+        vectors = hub(server).feature_extraction(["hello"])
+    assert len(vectors) == 1
+    assert time.monotonic() - started >= 0.3
+    assert plan.stats["requests"] == 2 and plan.stats["rate_limited"] == 1
+    (record,) = [r for r in caplog.records if "retrying" in r.getMessage()]
+    assert "RateLimitedError 429" in record.getMessage() and "attempt 1 of 4" in record.getMessage()
+
+
+def test_503_loading_waits_estimated_time(server: Any, faults: Any) -> None:
+    plan = faults(Fault.loading(estimated_time=0.4))
+    started = time.monotonic()
+    assert hub(server).text_classification("I love it")[0].label == "POSITIVE"
+    assert time.monotonic() - started >= 0.4
+    assert plan.stats["loading"] == 1
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504, 408])
+def test_transient_statuses_are_retried(server: Any, faults: Any, status: int) -> None:
+    plan = faults(Fault.server_error(status), Fault.server_error(status))
+    assert hub(server).feature_extraction(["a", "b"]) and plan.stats["requests"] == 3
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (400, BadRequestError),
+        (401, AuthenticationError),
+        (402, QuotaExceededError),
+        (403, AuthenticationError),
+        (404, NotFoundError),
+        (413, PayloadTooLargeError),
+        (422, BadRequestError),
+    ],
+)
+def test_permanent_statuses_are_never_retried(server: Any, faults: Any, status: int, error: type) -> None:
+    plan = faults(Fault.http_status(status, f"injected {status}"))
+    with pytest.raises(error) as caught:
+        hub(server).feature_extraction(["a"])
+    assert plan.stats["requests"] == 1
+    assert caught.value.status_code == status
+    assert caught.value.server_message == f"injected {status}"
+    assert caught.value.attempts == 1
+
+
+def test_402_message_says_it_is_not_retried(server: Any, faults: Any) -> None:
+    faults(Fault.http_status(402, "You have exceeded your monthly included credits"))
+    with pytest.raises(QuotaExceededError, match="never retried"):
+        hub(server).chat_completion(HELLO, max_tokens=3)
+
+
+def test_dropped_connection_is_retried(server: Any, faults: Any) -> None:
+    plan = faults(Fault.drop())
+    assert len(hub(server).feature_extraction(["a", "b", "c"])) == 3
+    assert plan.stats["drop"] == 1 and plan.stats["requests"] == 2
+
+
+def test_stall_beyond_timeout_is_retried(server: Any, faults: Any) -> None:
+    plan = faults(Fault.stall(seconds=1.5))
+    started = time.monotonic()
+    assert hub(server, timeout=0.5).feature_extraction(["a"])
+    assert plan.stats["stall"] == 1
+    assert time.monotonic() - started < 1.5, "the client gave up on the stalled request after its timeout"
+
+
+def test_timeout_when_every_attempt_stalls(server: Any, faults: Any) -> None:
+    faults(Fault.stall(1.0), Fault.stall(1.0))
+    with pytest.raises(InferenceTimeoutError) as caught:
+        hub(server, timeout=0.3, retry=RetryPolicy(max_attempts=2, base_delay=0.01)).feature_extraction(["a"])
+    assert caught.value.attempts == 2
+
+
+def test_attempts_are_bounded(server: Any, faults: Any) -> None:
+    plan = faults(*[Fault.rate_limited(retry_after=0.01)] * 10)
+    with pytest.raises(RateLimitedError) as caught:
+        hub(server).feature_extraction(["a"])
+    assert caught.value.attempts == 4 and plan.stats["requests"] == 4
+    assert "after 4 attempts" in str(caught.value)
+
+
+def test_wait_past_the_deadline_raises_at_once(server: Any, faults: Any) -> None:
+    faults(Fault.rate_limited(retry_after=5))
+    started = time.monotonic()
+    with pytest.raises(RateLimitedError) as caught:
+        hub(server, retry=RetryPolicy(max_attempts=5, deadline=1.0)).feature_extraction(["a"])
+    assert time.monotonic() - started < 1.0
+    assert caught.value.retry_after == 5
+
+
+def test_retry_after_longer_than_policy_allows_raises(server: Any, faults: Any) -> None:
+    faults(Fault.rate_limited(retry_after=120))
+    with pytest.raises(RateLimitedError):
+        hub(server, retry=RetryPolicy(max_attempts=5, deadline=None, max_retry_after=60)).feature_extraction(["a"])
+
+
+def test_connection_refused_is_typed() -> None:
+    from hfbridge.server import free_port
+
+    backend = HubBackend(base_url=f"http://127.0.0.1:{free_port()}", retry=RetryPolicy(max_attempts=2, base_delay=0))
+    with pytest.raises(BackendUnavailableError) as caught:
+        backend.feature_extraction(["a"])
+    assert caught.value.attempts == 2
+
+
+def test_stream_retried_before_first_chunk(server: Any, faults: Any) -> None:
+    plan = faults(Fault.rate_limited(retry_after=0.05), Fault.loading(estimated_time=0.05))
+    chunks = list(hub(server).stream_chat_completion(HELLO, max_tokens=8))
+    assert "".join(chunk.content for chunk in chunks).strip()
+    assert plan.stats["requests"] == 3
+
+
+def test_stream_error_after_first_chunk_is_not_retried(server: Any, faults: Any) -> None:
+    plan = faults(Fault.midstream_error(after_chunks=3))
+    received: list[str] = []
+    with pytest.raises(StreamInterruptedError) as caught:
+        for chunk in hub(server).stream_chat_completion(HELLO, max_tokens=20):
+            received.append(chunk.content)
+    assert plan.stats["requests"] == 1, "a stream that yielded tokens is never re-sent"
+    assert caught.value.chunks_received == 3
+    assert caught.value.received_text == "".join(received) and received
+    assert caught.value.__cause__ is not None
+
+
+def test_generation_stream_error_after_first_token(server: Any, faults: Any) -> None:
+    faults(Fault.midstream_error(after_chunks=2))
+    with pytest.raises(StreamInterruptedError) as caught:
+        list(hub(server).stream_text_generation("Once upon a time", max_new_tokens=10))
+    assert caught.value.chunks_received == 2 and caught.value.received_text
+
+
+async def test_async_retries_and_stream_interruption(server: Any, faults: Any) -> None:
+    backend = hub(server)
+    plan = faults(Fault.rate_limited(retry_after=0.05), Fault.drop())
+    assert len(await backend.afeature_extraction(["x", "y"])) == 2
+    assert plan.stats["requests"] == 3
+    faults(Fault.midstream_error(after_chunks=2))
+    with pytest.raises(StreamInterruptedError):
+        async for _ in backend.astream_chat_completion(HELLO, max_tokens=20):
+            pass
+    faults(Fault.loading(estimated_time=0.05))
+    pieces = [chunk.content async for chunk in backend.astream_chat_completion(HELLO, max_tokens=6)]
+    assert "".join(pieces).strip()
+    await backend.aclose()
+
+
+def test_embedding_batches_retry_independently_and_keep_order(server: Any, faults: Any) -> None:
+    texts = [f"text number {i}" for i in range(40)]
+    expected = hub(server, batch_size=40).feature_extraction(texts)
+    plan = faults(rates={"rate_limited": 0.3, "loading": 0.1, "drop": 0.1}, seed=3,
+                  defaults={"rate_limited": {"retry_after": 0.01}, "loading": {"estimated_time": 0.01}})  # fmt: skip
+    got = hub(server, batch_size=4, max_concurrency=3, retry=RetryPolicy(max_attempts=10, base_delay=0.01,
+                                                                         seed=2)).feature_extraction(texts)  # fmt: skip
+    assert plan.stats["requests"] > 10, "every batch is a request, plus the retries"
+    assert plan.stats["rate_limited"] + plan.stats["loading"] + plan.stats["drop"] > 0
+    assert len(got) == 40
+    for a, b in zip(got, expected, strict=True):
+        assert sum(x * y for x, y in zip(a, b, strict=True)) > 0.9999
+
+
+def test_rate_limit_is_shared_by_threads(server: Any, faults: Any) -> None:
+    backend = hub(server, rate_limit=RateLimit(20, per=1.0))
+    plan = faults()
+    started = time.monotonic()
+    threads = [threading.Thread(target=lambda: backend.text_classification("fine")) for _ in range(11)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    assert plan.stats["requests"] == 11
+    assert elapsed >= 0.5 - 0.02, f"11 requests at 20/s need 0.5 s, took {elapsed:.3f}"
+
+
+async def test_rate_limit_is_shared_by_tasks_and_threads(server: Any, faults: Any) -> None:
+    limit = RateLimit(25, per=1.0)
+    backend = hub(server, rate_limit=limit)
+    faults()
+    started = time.monotonic()
+    worker = threading.Thread(target=lambda: [backend.text_classification("ok") for _ in range(5)])
+    worker.start()
+    await asyncio.gather(*(backend.atext_classification("ok") for _ in range(6)))
+    await asyncio.to_thread(worker.join)
+    assert time.monotonic() - started >= 10 / 25 - 0.02
+    await backend.aclose()
+
+
+def test_server_errors_keep_request_details(server: Any, faults: Any) -> None:
+    faults(Fault.server_error(500), Fault.server_error(500))
+    with pytest.raises(ServerError) as caught:
+        hub(server, retry=RetryPolicy(max_attempts=2, base_delay=0.01)).feature_extraction(["a"])
+    assert caught.value.status_code == 500 and caught.value.url and caught.value.url.startswith(server.url)
+
+
+def test_loading_error_carries_estimated_time(server: Any, faults: Any) -> None:
+    faults(Fault.loading(estimated_time=30.0))
+    with pytest.raises(ModelLoadingError) as caught:
+        hub(server, retry=RetryPolicy(max_attempts=3, max_retry_after=10)).feature_extraction(["a"])
+    assert caught.value.estimated_time == 30.0
