@@ -4,6 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 export HF_HUB_DISABLE_TELEMETRY=1
-.venv/bin/python -m ruff check src tests
+.venv/bin/python -m ruff check src tests bench examples
 .venv/bin/python -m mypy
 exec .venv/bin/python -m pytest "$@"
