@@ -74,6 +74,8 @@ def from_response(response: httpx2.Response, message: str | None, token: SecretS
         "url": url,
     }
     retry_after = parse_retry_after(response.headers.get("retry-after"))
+    if body.get("error_type") == "unsupported":  # hfbridge's protocol server: the backend cannot run the task
+        return errors.UnsupportedTaskError(text)
     if status == 429:
         return errors.RateLimitedError(text, retry_after=retry_after, **common)
     if status == 503 and ("estimated_time" in body or "loading" in (server_message or "").lower()):

@@ -253,7 +253,10 @@ def create_app(backend: Backend, *, fault_plan: FaultPlan | None = None, default
 
     async def image(body: dict[str, Any]) -> Response:
         params = dict(_get(body, "parameters") or {})
-        picture = await backend.atext_to_image(_get(body, "inputs"), **params)
+        known = {"negative_prompt", "width", "height", "num_inference_steps", "guidance_scale", "seed"}
+        extra = {key: value for key, value in params.items() if key not in known}
+        options = {key: value for key, value in params.items() if key in known}
+        picture = await backend.atext_to_image(_get(body, "inputs"), extra=extra, **options)
         buffer = io.BytesIO()
         picture.save(buffer, format="PNG")
         return Response(buffer.getvalue(), media_type="image/png")
