@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from .. import _validation as check
 from ..errors import UnsupportedTaskError
@@ -31,7 +31,57 @@ from ..types import (
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-__all__ = ["Backend", "ChatRequest", "GenerationRequest", "EmbeddingOptions", "ImageRequest"]
+__all__ = [
+    "Backend", "ChatRequest", "GenerationRequest", "EmbeddingOptions", "ImageRequest",
+    "ChatOptions", "GenerationOptions", "EmbeddingKwargs", "ImageOptions",
+]  # fmt: skip
+
+
+class ChatOptions(TypedDict, total=False):
+    """Keyword arguments of every chat method (sync, async, streaming)."""
+
+    model: str | None
+    tools: Sequence[dict[str, Any]] | None
+    tool_choice: Any
+    response_format: dict[str, Any] | None
+    max_tokens: int | None
+    temperature: float | None
+    top_p: float | None
+    stop: str | Sequence[str] | None
+    seed: int | None
+
+
+class GenerationOptions(TypedDict, total=False):
+    """Keyword arguments of every text-generation method."""
+
+    model: str | None
+    max_new_tokens: int | None
+    temperature: float | None
+    top_p: float | None
+    stop: str | Sequence[str] | None
+    seed: int | None
+
+
+class EmbeddingKwargs(TypedDict, total=False):
+    """Keyword arguments of ``feature_extraction`` / ``afeature_extraction``."""
+
+    model: str | None
+    normalize: bool | None
+    truncate: bool | None
+    prompt_name: str | None
+
+
+class ImageOptions(TypedDict, total=False):
+    """Keyword arguments of ``text_to_image`` / ``atext_to_image``; ``extra`` is sent as provider parameters."""
+
+    model: str | None
+    negative_prompt: str | None
+    width: int | None
+    height: int | None
+    num_inference_steps: int | None
+    guidance_scale: float | None
+    seed: int | None
+    extra: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -238,96 +288,76 @@ class Backend(ABC):
         return [checked[i : i + self.batch_size] for i in range(0, len(checked), self.batch_size)]
 
     # ================================================================================================ chat
-    def chat_completion(
-        self,
-        messages: Sequence[Any],
-        *,
-        model: str | None = None,
-        tools: Sequence[dict[str, Any]] | None = None,
-        tool_choice: Any = None,
-        response_format: dict[str, Any] | None = None,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        top_p: float | None = None,
-        stop: str | Sequence[str] | None = None,
-        seed: int | None = None,
-    ) -> ChatCompletion:
-        """OpenAI-compatible chat. ``messages`` are :class:`ChatMessage` objects or OpenAI dicts (not mutated)."""
-        request = self._chat_request(
-            messages, model=model, tools=tools, tool_choice=tool_choice, response_format=response_format,
-            max_tokens=max_tokens, temperature=temperature, top_p=top_p, stop=stop, seed=seed,
-        )  # fmt: skip
+    def chat_completion(self, messages: Sequence[Any], **options: Unpack[ChatOptions]) -> ChatCompletion:
+        """OpenAI-compatible chat. ``messages`` are :class:`ChatMessage` objects or OpenAI dicts (not mutated).
+
+        Options: ``model``, ``tools`` (OpenAI function tools), ``tool_choice`` (``"auto"``, ``"none"``,
+        ``"required"``/``"any"``, a tool name or an OpenAI dict), ``response_format`` (``json_object``,
+        ``json_schema``, or TGI's ``{"type": "json", "value": schema}``), ``max_tokens``, ``temperature``,
+        ``top_p``, ``stop``, ``seed``.
+        """
+        request = self._chat_request(messages, **options)
         return self._retrier.call(lambda: self._chat(request), "chat_completion")
 
-    async def achat_completion(self, messages: Sequence[Any], **kwargs: Any) -> ChatCompletion:
-        request = self._chat_request(messages, **kwargs)
+    async def achat_completion(self, messages: Sequence[Any], **options: Unpack[ChatOptions]) -> ChatCompletion:
+        request = self._chat_request(messages, **options)
         return await self._retrier.acall(lambda: self._achat(request), "chat_completion")
 
-    def stream_chat_completion(self, messages: Sequence[Any], **kwargs: Any) -> Iterator[ChatCompletionChunk]:
+    def stream_chat_completion(
+        self, messages: Sequence[Any], **options: Unpack[ChatOptions]
+    ) -> Iterator[ChatCompletionChunk]:
         """Stream chat chunks (content and tool-call deltas); the last one carries ``finish_reason`` and usage.
 
         Takes the keyword arguments of :meth:`chat_completion`. Retried until the first chunk arrives; a failure
         after that raises :class:`~hfbridge.errors.StreamInterruptedError` with the text received so far.
         """
-        request = self._chat_request(messages, **kwargs)
+        request = self._chat_request(messages, **options)
         return self._retrier.stream(lambda: self._stream_chat(request), _chunk_text, "chat_completion")
 
-    def astream_chat_completion(self, messages: Sequence[Any], **kwargs: Any) -> AsyncIterator[ChatCompletionChunk]:
-        request = self._chat_request(messages, **kwargs)
+    def astream_chat_completion(
+        self, messages: Sequence[Any], **options: Unpack[ChatOptions]
+    ) -> AsyncIterator[ChatCompletionChunk]:
+        request = self._chat_request(messages, **options)
         return self._retrier.astream(lambda: self._astream_chat(request), _chunk_text, "chat_completion")
 
     # ====================================================================================== text generation
-    def text_generation(
-        self,
-        prompt: str,
-        *,
-        model: str | None = None,
-        max_new_tokens: int | None = None,
-        temperature: float | None = None,
-        top_p: float | None = None,
-        stop: str | Sequence[str] | None = None,
-        seed: int | None = None,
-    ) -> TextGeneration:
-        """Continue ``prompt`` (TGI protocol), with details: finish reason and token counts."""
-        request = self._generation_request(
-            prompt, model=model, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
-            stop=stop, seed=seed,
-        )  # fmt: skip
+    def text_generation(self, prompt: str, **options: Unpack[GenerationOptions]) -> TextGeneration:
+        """Continue ``prompt`` (TGI protocol), with details: finish reason and token counts.
+
+        Options: ``model``, ``max_new_tokens``, ``temperature``, ``top_p``, ``stop``, ``seed``.
+        """
+        request = self._generation_request(prompt, **options)
         return self._retrier.call(lambda: self._generate(request), "text_generation")
 
-    async def atext_generation(self, prompt: str, **kwargs: Any) -> TextGeneration:
-        request = self._generation_request(prompt, **kwargs)
+    async def atext_generation(self, prompt: str, **options: Unpack[GenerationOptions]) -> TextGeneration:
+        request = self._generation_request(prompt, **options)
         return await self._retrier.acall(lambda: self._agenerate(request), "text_generation")
 
-    def stream_text_generation(self, prompt: str, **kwargs: Any) -> Iterator[TextGenerationChunk]:
+    def stream_text_generation(
+        self, prompt: str, **options: Unpack[GenerationOptions]
+    ) -> Iterator[TextGenerationChunk]:
         """Stream tokens; the last chunk has ``generated_text`` and ``finish_reason``. Same retry rule as chat."""
-        request = self._generation_request(prompt, **kwargs)
+        request = self._generation_request(prompt, **options)
         return self._retrier.stream(lambda: self._stream_generate(request), _token_text, "text_generation")
 
-    def astream_text_generation(self, prompt: str, **kwargs: Any) -> AsyncIterator[TextGenerationChunk]:
-        request = self._generation_request(prompt, **kwargs)
+    def astream_text_generation(
+        self, prompt: str, **options: Unpack[GenerationOptions]
+    ) -> AsyncIterator[TextGenerationChunk]:
+        request = self._generation_request(prompt, **options)
         return self._retrier.astream(lambda: self._astream_generate(request), _token_text, "text_generation")
 
     # ============================================================================================ embeddings
-    def feature_extraction(
-        self,
-        texts: Sequence[str],
-        *,
-        model: str | None = None,
-        normalize: bool | None = None,
-        truncate: bool | None = None,
-        prompt_name: str | None = None,
-    ) -> list[list[float]]:
+    def feature_extraction(self, texts: Sequence[str], **options: Unpack[EmbeddingKwargs]) -> list[list[float]]:
         """Embed many texts: ``batch_size`` texts a request, ``max_concurrency`` requests in flight, in order.
 
         Each batch is retried on its own, so a transient failure costs one batch, not the job. Texts longer
         than ``max_input_chars`` are cut when ``truncate`` is true (the default) and rejected otherwise.
         """
-        options = EmbeddingOptions(model=model, normalize=normalize, truncate=truncate, prompt_name=prompt_name)
-        batches = self._embedding_batches(texts, options)
+        resolved = EmbeddingOptions(**options)
+        batches = self._embedding_batches(texts, resolved)
 
         def run(batch: list[str]) -> list[list[float]]:
-            return self._retrier.call(lambda: self._embed(batch, options), "feature_extraction")
+            return self._retrier.call(lambda: self._embed(batch, resolved), "feature_extraction")
 
         if len(batches) == 1 or self.max_concurrency == 1:
             results = [run(batch) for batch in batches]
@@ -336,14 +366,14 @@ class Backend(ABC):
                 results = list(pool.map(run, batches))
         return [vector for batch in results for vector in batch]
 
-    async def afeature_extraction(self, texts: Sequence[str], **kwargs: Any) -> list[list[float]]:
-        options = EmbeddingOptions(**kwargs)
-        batches = self._embedding_batches(texts, options)
+    async def afeature_extraction(self, texts: Sequence[str], **options: Unpack[EmbeddingKwargs]) -> list[list[float]]:
+        resolved = EmbeddingOptions(**options)
+        batches = self._embedding_batches(texts, resolved)
         semaphore = asyncio.Semaphore(self.max_concurrency)
 
         async def run(batch: list[str]) -> list[list[float]]:
             async with semaphore:
-                return await self._retrier.acall(lambda: self._aembed(batch, options), "feature_extraction")
+                return await self._retrier.acall(lambda: self._aembed(batch, resolved), "feature_extraction")
 
         results = await asyncio.gather(*(run(batch) for batch in batches))
         return [vector for batch in results for vector in batch]
@@ -417,16 +447,16 @@ class Backend(ABC):
         return await self._retrier.acall(lambda: self._asimilarity(source, checked, model), "sentence_similarity")
 
     # ============================================================================================ images
-    def text_to_image(self, prompt: str, **kwargs: Any) -> Image:
-        """A PIL image for ``prompt``. Keywords: model, negative_prompt, width, height, num_inference_steps,
-        guidance_scale, seed."""
+    def text_to_image(self, prompt: str, **options: Unpack[ImageOptions]) -> Image:
+        """A PIL image for ``prompt``. Options: model, negative_prompt, width, height, num_inference_steps,
+        guidance_scale, seed, extra."""
         check.check_text(prompt, "prompt", max_chars=self.max_input_chars)
-        request = ImageRequest(prompt=prompt, **kwargs)
+        request = ImageRequest(prompt=prompt, **options)
         return self._retrier.call(lambda: self._text_to_image(request), "text_to_image")
 
-    async def atext_to_image(self, prompt: str, **kwargs: Any) -> Image:
+    async def atext_to_image(self, prompt: str, **options: Unpack[ImageOptions]) -> Image:
         check.check_text(prompt, "prompt", max_chars=self.max_input_chars)
-        request = ImageRequest(prompt=prompt, **kwargs)
+        request = ImageRequest(prompt=prompt, **options)
         return await self._retrier.acall(lambda: self._atext_to_image(request), "text_to_image")
 
 
