@@ -35,15 +35,19 @@ def resolve_backend(
         if model or base_url or provider:
             raise ValueError("pass either backend= or model=/base_url=/provider=, not both")
         return backend
-    if model is not None or base_url is not None or provider is not None:
+    hub_only = {key: value for key, value in kwargs.items() if key in ("token", "timeout", "headers", "bill_to")}
+    if model is not None or base_url is not None or provider is not None or hub_only.get("token") is not None:
         return HubBackend(model, base_url=base_url, provider=provider, **kwargs)
     import os
 
     if os.environ.get("HFBRIDGE_BACKEND", "").strip():
         return backend_from_spec(os.environ["HFBRIDGE_BACKEND"], **kwargs)
+    if os.environ.get("HF_TOKEN", "").strip():
+        return HubBackend(**kwargs)
     from .local import LocalBackend
 
-    return LocalBackend()
+    local_kwargs = {key: value for key, value in kwargs.items() if key not in hub_only and key != "retry"}
+    return LocalBackend(**local_kwargs)
 
 
 def backend_from_spec(spec: str, **kwargs: Any) -> Backend:

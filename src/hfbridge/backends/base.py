@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack
 
 from .. import _validation as check
 from ..errors import UnsupportedTaskError
@@ -35,6 +35,10 @@ __all__ = [
     "Backend", "ChatRequest", "GenerationRequest", "EmbeddingOptions", "ImageRequest",
     "ChatOptions", "GenerationOptions", "EmbeddingKwargs", "ImageOptions",
 ]  # fmt: skip
+
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 
 
 class ChatOptions(TypedDict, total=False):
@@ -262,6 +266,27 @@ class Backend(ABC):
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
+    # =============================================================================== concurrency of many calls
+    def _map(self, call: Callable[[Item], Result], items: Sequence[Item], what: str) -> list[Result]:
+        """``call`` on every item, each retried on its own, ``max_concurrency`` in flight (threads), in order."""
+
+        def run(item: Item) -> Result:
+            return self._retrier.call(lambda: call(item), what)
+
+        if len(items) == 1 or self.max_concurrency == 1:
+            return [run(item) for item in items]
+        with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(items))) as pool:
+            return list(pool.map(run, items))
+
+    async def _amap(self, call: Callable[[Item], Awaitable[Result]], items: Sequence[Item], what: str) -> list[Result]:
+        semaphore = asyncio.Semaphore(self.max_concurrency)
+
+        async def run(item: Item) -> Result:
+            async with semaphore:
+                return await self._retrier.acall(lambda: call(item), what)
+
+        return list(await asyncio.gather(*(run(item) for item in items)))
+
     # ===================================================================================== request building
     def _chat_request(self, messages: Any, **kwargs: Any) -> ChatRequest:
         tools = check.normalize_tools(kwargs.pop("tools", None))
@@ -333,6 +358,19 @@ class Backend(ABC):
         request = self._generation_request(prompt, **options)
         return await self._retrier.acall(lambda: self._agenerate(request), "text_generation")
 
+    def text_generation_batch(
+        self, prompts: Sequence[str], **options: Unpack[GenerationOptions]
+    ) -> list[TextGeneration]:
+        """Generate for many prompts, ``max_concurrency`` at a time, each retried on its own; results in order."""
+        requests = [self._generation_request(prompt, **options) for prompt in _as_list(prompts, "prompts")]
+        return self._map(self._generate, requests, "text_generation")
+
+    async def atext_generation_batch(
+        self, prompts: Sequence[str], **options: Unpack[GenerationOptions]
+    ) -> list[TextGeneration]:
+        requests = [self._generation_request(prompt, **options) for prompt in _as_list(prompts, "prompts")]
+        return await self._amap(self._agenerate, requests, "text_generation")
+
     def stream_text_generation(
         self, prompt: str, **options: Unpack[GenerationOptions]
     ) -> Iterator[TextGenerationChunk]:
@@ -355,27 +393,13 @@ class Backend(ABC):
         """
         resolved = EmbeddingOptions(**options)
         batches = self._embedding_batches(texts, resolved)
-
-        def run(batch: list[str]) -> list[list[float]]:
-            return self._retrier.call(lambda: self._embed(batch, resolved), "feature_extraction")
-
-        if len(batches) == 1 or self.max_concurrency == 1:
-            results = [run(batch) for batch in batches]
-        else:
-            with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(batches))) as pool:
-                results = list(pool.map(run, batches))
+        results = self._map(lambda batch: self._embed(batch, resolved), batches, "feature_extraction")
         return [vector for batch in results for vector in batch]
 
     async def afeature_extraction(self, texts: Sequence[str], **options: Unpack[EmbeddingKwargs]) -> list[list[float]]:
         resolved = EmbeddingOptions(**options)
         batches = self._embedding_batches(texts, resolved)
-        semaphore = asyncio.Semaphore(self.max_concurrency)
-
-        async def run(batch: list[str]) -> list[list[float]]:
-            async with semaphore:
-                return await self._retrier.acall(lambda: self._aembed(batch, resolved), "feature_extraction")
-
-        results = await asyncio.gather(*(run(batch) for batch in batches))
+        results = await self._amap(lambda batch: self._aembed(batch, resolved), batches, "feature_extraction")
         return [vector for batch in results for vector in batch]
 
     # ======================================================================================= classification
@@ -458,6 +482,12 @@ class Backend(ABC):
         check.check_text(prompt, "prompt", max_chars=self.max_input_chars)
         request = ImageRequest(prompt=prompt, **options)
         return await self._retrier.acall(lambda: self._atext_to_image(request), "text_to_image")
+
+
+def _as_list(values: Any, what: str) -> list[Any]:
+    if values is None or isinstance(values, str) or not isinstance(values, Sequence) or not values:
+        raise check.InvalidInputError(f"{what} must be a non-empty list")
+    return list(values)
 
 
 def _chunk_text(chunk: ChatCompletionChunk) -> str:

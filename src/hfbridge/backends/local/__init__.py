@@ -42,7 +42,16 @@ from ._embedder import MODEL_NAME as EMBEDDING_MODEL
 from ._embedder import MiniLMEmbedder
 from ._lazy import Lazy
 from ._llm import DEFAULT_CHAT_MODEL, LlamaEngine
-from ._tools import parse_tool_answer, tool_grammar, with_tool_prompt
+from ._tools import (
+    CONSTRAINED_SAMPLING,
+    arguments_request,
+    decision_request,
+    new_call_id,
+    offered_tools,
+    parse_decision,
+    plain_history,
+    tools_used_since_user,
+)
 
 __all__ = ["LocalBackend"]
 
@@ -120,89 +129,113 @@ class LocalBackend(Backend):
             raise UnsupportedTaskError(f"LocalBackend serves {served!r} for this task; {requested!r} is not local")
 
     # ------------------------------------------------------------------------------------------------ chat
-    def _chat_body(self, request: ChatRequest) -> tuple[dict[str, Any], bool]:
-        grammar = tool_grammar(request.tools or [], request.tool_choice)
-        messages = request.messages
-        response_format = _llama_response_format(request.response_format)
-        if grammar is not None:
-            messages = with_tool_prompt(messages, request.tools or [], request.tool_choice)
-            response_format = {"type": "json_schema", "json_schema": {"name": "tool_call", "schema": grammar}}
-        else:
-            messages = [_plain_message(message) for message in messages]
+    def _body(self, request: ChatRequest, messages: list[dict[str, Any]], response_format: Any = None,
+              max_tokens: int | None = None) -> dict[str, Any]:  # fmt: skip
         body: dict[str, Any] = {
             "messages": messages,
-            "max_tokens": request.max_tokens or self.default_max_tokens,
+            "max_tokens": max_tokens or request.max_tokens or self.default_max_tokens,
             "temperature": request.temperature if request.temperature is not None else 0.0,
         }
-        optional = {"top_p": request.top_p, "stop": request.stop, "seed": request.seed,
-                    "response_format": response_format}  # fmt: skip
+        optional = {"top_p": request.top_p, "stop": request.stop, "seed": request.seed}
         body.update({key: value for key, value in optional.items() if value is not None})
-        return body, grammar is not None
+        if response_format is not None:
+            body["response_format"] = response_format
+            body.update(CONSTRAINED_SAMPLING)
+        return body
+
+    def _answer_body(self, request: ChatRequest, history: list[dict[str, Any]]) -> dict[str, Any]:
+        return self._body(request, history, _llama_response_format(request.response_format))
+
+    def _decide(
+        self, request: ChatRequest, history: list[dict[str, Any]]
+    ) -> tuple[dict[str, Any] | None, Usage | None]:
+        """Step 1: which tool to call (``None``: answer in text). See ``_tools`` for the rules."""
+        functions = offered_tools(request.tools or [], request.tool_choice, tools_used_since_user(request.messages))
+        allow_none = request.tool_choice in (None, "auto")
+        if not functions:
+            return None, None
+        if not allow_none and len(functions) == 1:
+            return functions[0], None
+        messages, response_format = decision_request(history, functions, allow_none)
+        raw = _run(lambda: self._llm.get().chat(self._body(request, messages, response_format, max_tokens=32)))
+        name = parse_decision(raw["choices"][0]["message"].get("content") or "")
+        chosen = next((function for function in functions if function["name"] == name), None)
+        if chosen is None and not allow_none:
+            chosen = functions[0]  # the grammar admits only tool names; this guards a truncated answer
+        return chosen, _usage(raw.get("usage"))
+
+    def _uses_tools(self, request: ChatRequest) -> bool:
+        return bool(request.tools) and request.tool_choice != "none"
 
     def _chat(self, request: ChatRequest) -> ChatCompletion:
         self._check_model(request.model, self.chat_model)
-        body, with_tools = self._chat_body(request)
-        raw = _run(lambda: self._llm.get().chat(body))
-        choice = raw["choices"][0]
-        text = choice["message"].get("content") or ""
-        content: str | None = text
-        calls: list[ToolCall] = []
-        finish = choice.get("finish_reason")
-        if with_tools:
-            content, calls = parse_tool_answer(text)
-            if calls:
-                finish = "tool_calls"
+        history = plain_history(request.messages)
+        chosen, decision_usage = self._decide(request, history) if self._uses_tools(request) else (None, None)
+        if chosen is None:
+            raw = _run(lambda: self._llm.get().chat(self._answer_body(request, history)))
+            choice = raw["choices"][0]
+            message = ChatMessage(role="assistant", content=choice["message"].get("content") or "")
+            finish = choice.get("finish_reason")
+        else:
+            messages, response_format = arguments_request(history, chosen)
+            raw = _run(lambda: self._llm.get().chat(self._body(request, messages, response_format)))
+            arguments = raw["choices"][0]["message"].get("content") or "{}"
+            call = ToolCall(id=new_call_id(), name=chosen["name"], arguments=arguments)
+            message = ChatMessage(role="assistant", content=None, tool_calls=[call])
+            finish = "tool_calls"
         return ChatCompletion(
             id=raw.get("id", ""),
             model=self.chat_model,
-            message=ChatMessage(role="assistant", content=content, tool_calls=calls),
+            message=message,
             finish_reason=finish,
-            usage=_usage(raw.get("usage")),
+            usage=_add(decision_usage, _usage(raw.get("usage"))),
         )
 
     def _stream_chat(self, request: ChatRequest) -> Iterator[ChatCompletionChunk]:
         self._check_model(request.model, self.chat_model)
-        body, with_tools = self._chat_body(request)
-        if with_tools:
-            return self._stream_tool_answer(request)
+        history = plain_history(request.messages)
+        chosen, decision_usage = self._decide(request, history) if self._uses_tools(request) else (None, None)
+        if chosen is None:
+            body = self._answer_body(request, history)
+            call_id = None
+        else:
+            messages, response_format = arguments_request(history, chosen)
+            body = self._body(request, messages, response_format)
+            call_id = new_call_id()
         raw_chunks = _run(lambda: self._llm.get().stream_chat({**body, "stream_options": {"include_usage": True}}))
-        return self._chat_chunks(raw_chunks)
+        return self._chunks(raw_chunks, decision_usage, chosen["name"] if chosen else None, call_id)
 
-    def _chat_chunks(self, raw_chunks: Iterator[dict[str, Any]]) -> Iterator[ChatCompletionChunk]:
+    def _chunks(self, raw_chunks: Iterator[dict[str, Any]], usage_before: Usage | None, tool: str | None,
+                call_id: str | None) -> Iterator[ChatCompletionChunk]:  # fmt: skip
+        """llama.cpp stream -> chunks; for a tool call the generated JSON streams as argument deltas."""
         finish = None
         chunk_id = ""
+        announced = False
         try:
             for raw in raw_chunks:
                 chunk_id = raw.get("id", chunk_id)
                 if raw.get("usage") and not raw.get("choices"):
-                    yield ChatCompletionChunk(id=chunk_id, model=self.chat_model, finish_reason=finish,
-                                              usage=_usage(raw["usage"]))  # fmt: skip
+                    yield ChatCompletionChunk(id=chunk_id, model=self.chat_model,
+                                              finish_reason="tool_calls" if tool else finish,
+                                              usage=_add(usage_before, _usage(raw["usage"])))  # fmt: skip
                     continue
                 for choice in raw.get("choices", []):
                     content = (choice.get("delta") or {}).get("content") or ""
                     finish = choice.get("finish_reason") or finish
-                    if content:
+                    if not content:
+                        continue
+                    if tool is None:
                         yield ChatCompletionChunk(id=chunk_id, model=self.chat_model, content=content)
+                        continue
+                    delta = ToolCallDelta(index=0, arguments=content)
+                    if not announced:
+                        delta = ToolCallDelta(index=0, id=call_id, name=tool, arguments=content)
+                        announced = True
+                    yield ChatCompletionChunk(id=chunk_id, model=self.chat_model, tool_calls=[delta])
         except HFBridgeError:
             raise
         except Exception as exc:
             raise GenerationError(f"local generation failed: {exc}") from exc
-
-    def _stream_tool_answer(self, request: ChatRequest) -> Iterator[ChatCompletionChunk]:
-        # The grammar-constrained answer is only meaningful whole; stream it as OpenAI-style deltas afterwards.
-        completion = self._chat(request)
-        if not completion.tool_calls:
-            yield ChatCompletionChunk(id=completion.id, model=completion.model, content=completion.content)
-        for index, call in enumerate(completion.tool_calls):
-            yield ChatCompletionChunk(
-                id=completion.id, model=completion.model,
-                tool_calls=[ToolCallDelta(index=index, id=call.id, name=call.name, arguments="")],
-            )  # fmt: skip
-            for piece in _pieces(call.arguments, 16):
-                yield ChatCompletionChunk(id=completion.id, model=completion.model,
-                                          tool_calls=[ToolCallDelta(index=index, arguments=piece)])  # fmt: skip
-        yield ChatCompletionChunk(id=completion.id, model=completion.model, finish_reason=completion.finish_reason,
-                                  usage=completion.usage)  # fmt: skip
 
     # ------------------------------------------------------------------------------------- text generation
     def _completion_body(self, request: GenerationRequest) -> dict[str, Any]:
@@ -298,18 +331,6 @@ def _run(fn: Any) -> Any:
         raise GenerationError(f"local generation failed: {message}") from exc
 
 
-def _plain_message(message: dict[str, Any]) -> dict[str, Any]:
-    content = message.get("content")
-    if isinstance(content, list):  # OpenAI content parts: keep the text ones
-        content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
-    role = message.get("role")
-    if role == "tool":
-        return {"role": "user", "content": f"Tool result: {content or ''}"}
-    if role == "developer":
-        role = "system"
-    return {"role": role, "content": content or ""}
-
-
 def _llama_response_format(response_format: dict[str, Any] | None) -> dict[str, Any] | None:
     if not response_format:
         return None
@@ -327,6 +348,16 @@ def _llama_response_format(response_format: dict[str, Any] | None) -> dict[str, 
     return None
 
 
+def _add(first: Usage | None, second: Usage | None) -> Usage | None:
+    if first is None or second is None:
+        return second or first
+    return Usage(
+        prompt_tokens=first.prompt_tokens + second.prompt_tokens,
+        completion_tokens=first.completion_tokens + second.completion_tokens,
+        total_tokens=first.total_tokens + second.total_tokens,
+    )
+
+
 def _usage(raw: dict[str, Any] | None) -> Usage | None:
     if not raw:
         return None
@@ -341,7 +372,3 @@ def _tgi_finish(reason: str | None, stop: list[str] | None, text: str) -> str:
     if reason == "stop" and stop:
         return "stop_sequence"
     return _FINISH_TGI.get(reason or "", reason or "length")
-
-
-def _pieces(text: str, size: int) -> list[str]:
-    return [text[i : i + size] for i in range(0, len(text), size)] or [""]

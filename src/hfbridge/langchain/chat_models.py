@@ -1,0 +1,297 @@
+"""``ChatHF``: a LangChain chat model on any hfbridge backend."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from operator import itemgetter
+from typing import Any, Literal
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.language_models.base import LangSmithParams
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages.utils import count_tokens_approximately
+from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
+from langchain_core.output_parsers.openai_tools import JsonOutputKeyToolsParser, PydanticToolsParser
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
+from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
+from langchain_core.utils.pydantic import is_basemodel_subclass
+from pydantic import BaseModel, Field
+
+from ..types import ChatCompletionChunk
+from ._config import BackendFields
+from ._convert import PROVIDER, to_ai_chunk, to_ai_message, to_openai
+
+__all__ = ["ChatHF"]
+
+_CALL_OPTIONS = ("tools", "tool_choice", "response_format", "seed")
+
+
+class ChatHF(BackendFields, BaseChatModel):
+    """Chat with Hugging Face models (Inference Providers, Endpoints, TGI/vLLM URLs) or the offline local backend.
+
+    >>> from hfbridge.langchain import ChatHF
+    >>> llm = ChatHF(model="meta-llama/Llama-3.1-8B-Instruct", provider="auto", max_tokens=256)
+    >>> llm = ChatHF(base_url="http://127.0.0.1:8080")          # any OpenAI-compatible / TGI server
+    >>> llm = ChatHF()                                           # offline: LocalBackend
+
+    Tool calling (``bind_tools`` with every ``tool_choice`` form), streamed tool-call chunks, structured output
+    (``function_calling``, ``json_schema``, ``json_mode``), usage metadata on invoke and streams. Retries, rate
+    limits and timeouts live in the backend.
+    """
+
+    temperature: float | None = Field(default=None, description="Sampling temperature.")
+    max_tokens: int | None = Field(default=None, description="Most tokens to generate.", alias="max_new_tokens")
+    top_p: float | None = Field(default=None, description="Nucleus sampling.")
+    stop: list[str] | None = Field(default=None, description="Stop sequences.", alias="stop_sequences")
+    seed: int | None = Field(default=None, description="Sampling seed.")
+    streaming: bool = Field(default=False, description="Stream in invoke() too (callbacks see tokens).")
+
+    @property
+    def _llm_type(self) -> str:
+        return "chat-huggingface-hfbridge"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {
+            "model": self.model or self.client.model_id,
+            "backend": self.client.name,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+        }
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = LangSmithParams(
+            ls_provider=PROVIDER,
+            ls_model_name=kwargs.get("model") or self.model or self.client.model_id,
+            ls_model_type="chat",
+        )
+        temperature = kwargs.get("temperature", self.temperature)
+        if temperature is not None:
+            params["ls_temperature"] = temperature
+        max_tokens = kwargs.get("max_tokens", self.max_tokens)
+        if max_tokens is not None:
+            params["ls_max_tokens"] = max_tokens
+        if stop or self.stop:
+            params["ls_stop"] = stop or self.stop
+        return params
+
+    def get_num_tokens_from_messages(self, messages: list[BaseMessage], tools: Sequence[Any] | None = None) -> int:
+        # The base class downloads a GPT-2 tokenizer; an approximation that needs no network is the honest choice.
+        return count_tokens_approximately(messages)
+
+    def get_num_tokens(self, text: str) -> int:
+        return count_tokens_approximately([text])
+
+    # ------------------------------------------------------------------------------------------------ options
+    def _options(self, stop: list[str] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
+        kwargs = dict(kwargs)
+        options: dict[str, Any] = {
+            "model": self._model_override(kwargs),
+            "max_tokens": kwargs.pop("max_tokens", self.max_tokens),
+            "temperature": kwargs.pop("temperature", self.temperature),
+            "top_p": kwargs.pop("top_p", self.top_p),
+            "stop": stop if stop is not None else kwargs.pop("stop", self.stop),
+            "seed": kwargs.pop("seed", self.seed),
+        }
+        for key in _CALL_OPTIONS:
+            if key in kwargs:
+                options[key] = kwargs.pop(key)
+        kwargs.pop("stream_options", None)
+        kwargs.pop("ls_structured_output_format", None)
+        if kwargs:
+            raise TypeError(f"ChatHF got unexpected call options: {sorted(kwargs)}")
+        return {key: value for key, value in options.items() if value is not None and value != []}
+
+    def _model_name(self) -> str:
+        return self.model or self.client.model_id
+
+    # ------------------------------------------------------------------------------------------------ calls
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        if self.streaming:
+            chunks = list(self._stream(messages, stop=stop, run_manager=run_manager, **kwargs))
+            return _from_chunks(chunks)
+        completion = self.client.chat_completion(to_openai(messages), **self._options(stop, kwargs))
+        return _result(to_ai_message(completion, self._model_name()))
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        if self.streaming:
+            chunks = [chunk async for chunk in self._astream(messages, stop=stop, run_manager=run_manager, **kwargs)]
+            return _from_chunks(chunks)
+        completion = await self.client.achat_completion(to_openai(messages), **self._options(stop, kwargs))
+        return _result(to_ai_message(completion, self._model_name()))
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        stream = self.client.stream_chat_completion(to_openai(messages), **self._options(stop, kwargs))
+        finish: dict[str, Any] = {}
+        for raw in stream:
+            chunk = self._chunk(raw, finish)
+            if chunk is None:
+                continue
+            if run_manager:
+                run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+            yield chunk
+        yield self._last_chunk(finish)
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        stream = self.client.astream_chat_completion(to_openai(messages), **self._options(stop, kwargs))
+        finish: dict[str, Any] = {}
+        async for raw in stream:
+            chunk = self._chunk(raw, finish)
+            if chunk is None:
+                continue
+            if run_manager:
+                await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+            yield chunk
+        yield self._last_chunk(finish)
+
+    def _chunk(self, raw: ChatCompletionChunk, finish: dict[str, Any]) -> ChatGenerationChunk | None:
+        if raw.finish_reason:
+            finish["finish_reason"] = raw.finish_reason
+        if raw.model:
+            finish["model_name"] = raw.model
+        if not (raw.content or raw.tool_calls or raw.usage):
+            return None
+        return ChatGenerationChunk(message=to_ai_chunk(raw))
+
+    def _last_chunk(self, finish: dict[str, Any]) -> ChatGenerationChunk:
+        # Model name and finish reason go on exactly one chunk, the last, which also closes the stream.
+        metadata = {
+            "model_name": finish.get("model_name") or self._model_name(),
+            "finish_reason": finish.get("finish_reason"),
+            "model_provider": PROVIDER,
+        }
+        message = AIMessageChunk(content="", response_metadata=metadata, chunk_position="last")
+        return ChatGenerationChunk(message=message, generation_info={"finish_reason": metadata["finish_reason"]})
+
+    # ------------------------------------------------------------------------------------------------ tools
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: dict[str, Any] | str | bool | None = None,
+        strict: bool | None = None,
+        parallel_tool_calls: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind any number of tools. ``tool_choice``: ``"auto"``, ``"none"``, ``"required"``/``"any"``/``True``,
+        a tool name, or an OpenAI ``{"type": "function", "function": {"name": ...}}`` dict."""
+        formatted = [convert_to_openai_tool(tool, strict=strict) for tool in tools]
+        if tool_choice is not None and tool_choice is not False:
+            kwargs["tool_choice"] = _tool_choice(tool_choice, formatted)
+        return super().bind(tools=formatted, **kwargs)
+
+    def with_structured_output(
+        self,
+        schema: dict[str, Any] | type | None = None,
+        *,
+        method: Literal["function_calling", "json_schema", "json_mode"] = "function_calling",
+        include_raw: bool = False,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, dict[str, Any] | BaseModel]:
+        """Pydantic classes give pydantic instances; TypedDicts and JSON schemas give dicts."""
+        if kwargs:
+            raise ValueError(f"unexpected arguments: {sorted(kwargs)}")
+        is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)
+        if method == "function_calling":
+            if schema is None:
+                raise ValueError("schema is required for method='function_calling'")
+            tool = convert_to_openai_tool(schema, strict=strict)
+            name = tool["function"]["name"]
+            llm = self.bind_tools([tool], tool_choice=name, ls_structured_output_format={
+                "kwargs": {"method": method, "strict": strict}, "schema": tool})  # fmt: skip
+            parser: Runnable[Any, Any] = (
+                PydanticToolsParser(tools=[schema], first_tool_only=True)  # type: ignore[list-item]
+                if is_pydantic
+                else JsonOutputKeyToolsParser(key_name=name, first_tool_only=True)
+            )
+        elif method == "json_schema":
+            if schema is None:
+                raise ValueError("schema is required for method='json_schema'")
+            json_schema = convert_to_json_schema(schema)
+            response_format = {"type": "json_schema", "json_schema": {
+                "name": json_schema.get("title", "output"), "schema": json_schema,
+                **({"strict": strict} if strict is not None else {})}}  # fmt: skip
+            llm = self.bind(response_format=response_format, ls_structured_output_format={
+                "kwargs": {"method": method, "strict": strict}, "schema": json_schema})  # fmt: skip
+            parser = PydanticOutputParser(pydantic_object=schema) if is_pydantic else JsonOutputParser()  # type: ignore[arg-type]
+        elif method == "json_mode":
+            llm = self.bind(response_format={"type": "json_object"}, ls_structured_output_format={
+                "kwargs": {"method": method}, "schema": schema})  # fmt: skip
+            parser = PydanticOutputParser(pydantic_object=schema) if is_pydantic else JsonOutputParser()  # type: ignore[arg-type]
+        else:
+            raise ValueError(f"unknown method {method!r}; use function_calling, json_schema or json_mode")
+        if not include_raw:
+            return llm | parser
+        parsed = RunnablePassthrough.assign(parsed=itemgetter("raw") | parser, parsing_error=lambda _: None)
+        fallback = RunnablePassthrough.assign(parsed=lambda _: None)
+        return RunnableMap(raw=llm) | parsed.with_fallbacks([fallback], exception_key="parsing_error")
+
+
+def _tool_choice(choice: dict[str, Any] | str | bool, tools: list[dict[str, Any]]) -> Any:
+    names = [tool["function"]["name"] for tool in tools]
+    if choice is True or choice in ("any", "required"):
+        return "required"
+    if choice in ("auto", "none"):
+        return choice
+    if isinstance(choice, str):
+        if choice not in names:
+            raise ValueError(f"tool_choice {choice!r} is not one of the bound tools {names}")
+        return {"type": "function", "function": {"name": choice}}
+    if isinstance(choice, dict):
+        return choice
+    raise ValueError(f"unsupported tool_choice {choice!r}")
+
+
+def _result(message: AIMessage) -> ChatResult:
+    finish = message.response_metadata.get("finish_reason")
+    return ChatResult(
+        generations=[ChatGeneration(message=message, generation_info={"finish_reason": finish})],
+        llm_output={
+            "model_name": message.response_metadata.get("model_name"),
+            "token_usage": dict(message.usage_metadata or {}),
+        },
+    )
+
+
+def _from_chunks(chunks: list[ChatGenerationChunk]) -> ChatResult:
+    total = chunks[0]
+    for chunk in chunks[1:]:
+        total += chunk
+    message = total.message
+    ai = AIMessage(
+        content=message.content,
+        tool_calls=getattr(message, "tool_calls", []),
+        invalid_tool_calls=getattr(message, "invalid_tool_calls", []),
+        usage_metadata=getattr(message, "usage_metadata", None),
+        response_metadata=message.response_metadata,
+        id=message.id,
+    )
+    return _result(ai)

@@ -1,0 +1,50 @@
+"""``HFEmbeddings``: LangChain embeddings on any hfbridge backend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.embeddings import Embeddings
+from pydantic import Field
+
+from ._config import BackendFields
+
+__all__ = ["HFEmbeddings"]
+
+
+class HFEmbeddings(BackendFields, Embeddings):
+    """Embeddings through the backend: ``batch_size`` texts a request, ``max_concurrency`` requests in flight,
+    order preserved, each batch retried on its own. Sync methods never start an event loop, so they are safe
+    inside a running one (Jupyter, FastAPI). Plugs into ``InMemoryVectorStore`` and any vector store as-is.
+
+    >>> embeddings = HFEmbeddings(base_url="http://127.0.0.1:8080")            # a TEI server
+    >>> embeddings = HFEmbeddings(model="BAAI/bge-small-en-v1.5", provider="hf-inference")
+    >>> embeddings = HFEmbeddings()                                              # offline MiniLM
+    """
+
+    batch_size: int = Field(default=32, ge=1, description="Texts per request (shorthand backends).")
+    max_concurrency: int = Field(default=4, ge=1, description="Requests in flight (shorthand backends).")
+    normalize: bool | None = Field(default=None, description="L2-normalise vectors (TEI; local always can).")
+    truncate: bool | None = Field(default=True, description="Let the server truncate over-long inputs.")
+    query_instruction: str = Field(default="", description="Prefix for queries (e5/bge style instructions).")
+    document_instruction: str = Field(default="", description="Prefix for documents.")
+
+    def _backend_kwargs(self) -> dict[str, Any]:
+        return {"batch_size": self.batch_size, "max_concurrency": self.max_concurrency}
+
+    def _options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {"model": self._model_override({}), "normalize": self.normalize,
+                                   "truncate": self.truncate}  # fmt: skip
+        return {key: value for key, value in options.items() if value is not None}
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.client.feature_extraction([self.document_instruction + t for t in texts], **self._options())
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.client.feature_extraction([self.query_instruction + text], **self._options())[0]
+
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        return await self.client.afeature_extraction([self.document_instruction + t for t in texts], **self._options())
+
+    async def aembed_query(self, text: str) -> list[float]:
+        return (await self.client.afeature_extraction([self.query_instruction + text], **self._options()))[0]

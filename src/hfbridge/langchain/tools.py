@@ -1,0 +1,252 @@
+"""Classifiers, NER and image generation as LangChain tools an agent can call."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
+from langchain_core.tools import BaseTool, ToolException
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from ..backends import Backend
+from ..errors import HFBridgeError
+from ._config import BackendFields
+
+__all__ = [
+    "TextClassificationTool",
+    "ZeroShotClassificationTool",
+    "NERTool",
+    "TextToImageTool",
+    "hf_tools",
+]
+
+
+def _validation_message(error: ValidationError) -> str:
+    problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'input'}: {e['msg']}" for e in error.errors())
+    return f"Invalid tool input: {problems}. Fix the arguments and call the tool again."
+
+
+def _tool_error(error: HFBridgeError) -> ToolException:
+    return ToolException(f"{type(error).__name__}: {error}")
+
+
+class _HFTool(BackendFields, BaseTool):
+    """Shared plumbing: backend resolution and errors an agent can read (never a crash of the agent loop)."""
+
+    handle_tool_error: bool | str | Any = True
+    handle_validation_error: bool | str | Any = _validation_message
+
+
+class TextInput(BaseModel):
+    text: str = Field(min_length=1, description="The text to analyse.")
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text must not be blank")
+        return value
+
+
+class TextClassificationTool(_HFTool):
+    """Sentiment (or any text-classification model): labels with scores, best first."""
+
+    name: str = "text_classification"
+    description: str = (
+        "Classify the sentiment of a text. Input: the text. Output: JSON list of {label, score}, best first."
+    )
+    args_schema: type[BaseModel] = TextInput
+    top_k: int | None = Field(default=None, description="Return only the k best labels.")
+
+    def _run(self, text: str, run_manager: CallbackManagerForToolRun | None = None) -> str:
+        try:
+            labels = self.client.text_classification(text, top_k=self.top_k, model=self._model_override({}))
+        except HFBridgeError as error:
+            raise _tool_error(error) from error
+        return json.dumps([label.model_dump() for label in labels])
+
+    async def _arun(self, text: str, run_manager: AsyncCallbackManagerForToolRun | None = None) -> str:
+        try:
+            labels = await self.client.atext_classification(text, top_k=self.top_k, model=self._model_override({}))
+        except HFBridgeError as error:
+            raise _tool_error(error) from error
+        return json.dumps([label.model_dump() for label in labels])
+
+
+class ZeroShotInput(TextInput):
+    labels: list[str] | None = Field(
+        default=None, description="Candidate labels; omit to use the labels the tool was built with."
+    )
+    multi_label: bool = Field(default=False, description="Score each label independently.")
+
+
+class ZeroShotClassificationTool(_HFTool):
+    """Rank candidate labels for a text; labels fixed at construction or given per call."""
+
+    name: str = "zero_shot_classification"
+    description: str = (
+        "Decide which of the candidate labels fits a text best. Input: text and optional labels. "
+        "Output: JSON list of {label, score}, best first."
+    )
+    args_schema: type[BaseModel] = ZeroShotInput
+    labels: list[str] | None = Field(default=None, description="Default candidate labels.")
+
+    def _labels(self, labels: list[str] | None) -> list[str]:
+        chosen = labels if labels else self.labels
+        if not chosen:
+            raise ToolException("No candidate labels: pass `labels` (a non-empty list of strings).")
+        return chosen
+
+    def _run(
+        self,
+        text: str,
+        labels: list[str] | None = None,
+        multi_label: bool = False,
+        run_manager: CallbackManagerForToolRun | None = None,
+    ) -> str:
+        try:
+            result = self.client.zero_shot_classification(
+                text, self._labels(labels), multi_label=multi_label, model=self._model_override({})
+            )
+        except HFBridgeError as error:
+            raise _tool_error(error) from error
+        return json.dumps([item.model_dump() for item in result])
+
+    async def _arun(
+        self,
+        text: str,
+        labels: list[str] | None = None,
+        multi_label: bool = False,
+        run_manager: AsyncCallbackManagerForToolRun | None = None,
+    ) -> str:
+        try:
+            result = await self.client.azero_shot_classification(
+                text, self._labels(labels), multi_label=multi_label, model=self._model_override({})
+            )
+        except HFBridgeError as error:
+            raise _tool_error(error) from error
+        return json.dumps([item.model_dump() for item in result])
+
+
+class NERInput(TextInput):
+    entity_types: list[str] | None = Field(
+        default=None, description="Keep only these entity groups, e.g. ['PER', 'ORG', 'LOC', 'MISC']."
+    )
+
+
+class NERTool(_HFTool):
+    """Named entities with their group, text span and score."""
+
+    name: str = "named_entity_recognition"
+    description: str = (
+        "Find named entities (people PER, organisations ORG, locations LOC, other MISC) in a text. "
+        "Output: JSON list of {entity_group, word, start, end, score}."
+    )
+    args_schema: type[BaseModel] = NERInput
+
+    @staticmethod
+    def _filtered(entities: Sequence[Any], types: list[str] | None) -> str:
+        wanted = {t.upper() for t in types} if types else None
+        kept = [e.model_dump() for e in entities if wanted is None or e.entity_group.upper() in wanted]
+        return json.dumps(kept)
+
+    def _run(
+        self, text: str, entity_types: list[str] | None = None, run_manager: CallbackManagerForToolRun | None = None
+    ) -> str:
+        try:
+            entities = self.client.token_classification(text, model=self._model_override({}))
+        except HFBridgeError as error:
+            raise _tool_error(error) from error
+        return self._filtered(entities, entity_types)
+
+    async def _arun(
+        self,
+        text: str,
+        entity_types: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForToolRun | None = None,
+    ) -> str:
+        try:
+            entities = await self.client.atoken_classification(text, model=self._model_override({}))
+        except HFBridgeError as error:
+            raise _tool_error(error) from error
+        return self._filtered(entities, entity_types)
+
+
+class ImageInput(BaseModel):
+    prompt: str = Field(min_length=1, description="What the image should show.")
+    width: int | None = Field(default=None, ge=64, le=2048, description="Width in pixels.")
+    height: int | None = Field(default=None, ge=64, le=2048, description="Height in pixels.")
+
+
+class TextToImageTool(_HFTool):
+    """Generate an image, save it as PNG, return its path."""
+
+    name: str = "text_to_image"
+    description: str = "Generate an image from a text prompt. Output: the path of the saved PNG file."
+    args_schema: type[BaseModel] = ImageInput
+    output_dir: Path = Field(default_factory=lambda: Path(tempfile.gettempdir()) / "hfbridge-images")
+
+    def _save(self, image: Any) -> str:
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        path = self.output_dir / f"{uuid.uuid4().hex}.png"
+        image.save(path, format="PNG")
+        return str(path)
+
+    def _options(self, width: int | None, height: int | None) -> dict[str, Any]:
+        options: dict[str, Any] = {"model": self._model_override({}), "width": width, "height": height}
+        return {key: value for key, value in options.items() if value is not None}
+
+    def _run(
+        self,
+        prompt: str,
+        width: int | None = None,
+        height: int | None = None,
+        run_manager: CallbackManagerForToolRun | None = None,
+    ) -> str:
+        try:
+            return self._save(self.client.text_to_image(prompt, **self._options(width, height)))
+        except HFBridgeError as error:
+            raise _tool_error(error) from error
+
+    async def _arun(
+        self,
+        prompt: str,
+        width: int | None = None,
+        height: int | None = None,
+        run_manager: AsyncCallbackManagerForToolRun | None = None,
+    ) -> str:
+        try:
+            return self._save(await self.client.atext_to_image(prompt, **self._options(width, height)))
+        except HFBridgeError as error:
+            raise _tool_error(error) from error
+
+
+def hf_tools(
+    backend: Backend | None = None,
+    *,
+    labels: list[str] | None = None,
+    include: Sequence[str] = ("sentiment", "zero_shot", "ner"),
+    **shorthand: Any,
+) -> list[BaseTool]:
+    """Ready tools for an agent, sharing one backend. ``include`` may add ``"image"``."""
+    kwargs: dict[str, Any] = {"backend": backend, **shorthand}
+    factories: dict[str, Any] = {
+        "sentiment": lambda: TextClassificationTool(**kwargs),
+        "zero_shot": lambda: ZeroShotClassificationTool(labels=labels, **kwargs),
+        "ner": lambda: NERTool(**kwargs),
+        "image": lambda: TextToImageTool(**kwargs),
+    }
+    unknown = set(include) - set(factories)
+    if unknown:
+        raise ValueError(f"unknown tools {sorted(unknown)}; choose from {sorted(factories)}")
+    if backend is None and not shorthand:
+        # One default backend for all tools, not one each (models load once).
+        from ..backends import resolve_backend
+
+        kwargs["backend"] = resolve_backend()
+    return [factories[name]() for name in include]

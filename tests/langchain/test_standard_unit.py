@@ -1,0 +1,110 @@
+"""langchain-tests 1.1.9 unit suites for every LangChain adapter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.tools import BaseTool
+from langchain_tests.unit_tests import ChatModelUnitTests, EmbeddingsUnitTests, ToolsUnitTests
+
+from hfbridge.langchain import ChatHF, HFEmbeddings, NERTool, TextClassificationTool, ZeroShotClassificationTool
+
+URL = "http://127.0.0.1:8765"
+
+
+class TestChatHFUnit(ChatModelUnitTests):
+    @property
+    def chat_model_class(self) -> type[ChatHF]:
+        return ChatHF
+
+    @property
+    def chat_model_params(self) -> dict[str, Any]:
+        return {"base_url": URL, "model": "HuggingFaceTB/SmolLM2-135M-Instruct"}
+
+    @property
+    def init_from_env_params(self) -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
+        return (
+            {"HF_TOKEN": "hf_" + "x" * 30},
+            {"model": "meta-llama/Llama-3.1-8B-Instruct", "provider": "auto"},
+            {"api_key": "hf_" + "x" * 30, "model": "meta-llama/Llama-3.1-8B-Instruct"},
+        )
+
+    @property
+    def has_tool_calling(self) -> bool:
+        return True
+
+    @property
+    def has_tool_choice(self) -> bool:
+        return True
+
+    @property
+    def has_structured_output(self) -> bool:
+        return True
+
+    @property
+    def supports_json_mode(self) -> bool:
+        return True
+
+    @property
+    def returns_usage_metadata(self) -> bool:
+        return True
+
+
+class TestHFEmbeddingsUnit(EmbeddingsUnitTests):
+    @property
+    def embeddings_class(self) -> type[HFEmbeddings]:
+        return HFEmbeddings
+
+    @property
+    def embedding_model_params(self) -> dict[str, Any]:
+        return {"base_url": URL}
+
+    @property
+    def init_from_env_params(self) -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
+        return (
+            {"HF_TOKEN": "hf_" + "y" * 30},
+            {"model": "BAAI/bge-small-en-v1.5", "provider": "hf-inference"},
+            {"api_key": "hf_" + "y" * 30, "model": "BAAI/bge-small-en-v1.5"},
+        )
+
+
+class TestTextClassificationToolUnit(ToolsUnitTests):
+    @property
+    def tool_constructor(self) -> type[BaseTool]:
+        return TextClassificationTool
+
+    @property
+    def tool_constructor_params(self) -> dict[str, Any]:
+        return {"base_url": URL}
+
+    @property
+    def tool_invoke_params_example(self) -> dict[str, Any]:
+        return {"text": "I love this product!"}
+
+
+class TestZeroShotToolUnit(ToolsUnitTests):
+    @property
+    def tool_constructor(self) -> type[BaseTool]:
+        return ZeroShotClassificationTool
+
+    @property
+    def tool_constructor_params(self) -> dict[str, Any]:
+        return {"base_url": URL, "labels": ["billing", "account", "technical support", "general"]}
+
+    @property
+    def tool_invoke_params_example(self) -> dict[str, Any]:
+        return {"text": "I need to update my payment method.", "labels": ["billing", "account"], "multi_label": False}
+
+
+class TestNERToolUnit(ToolsUnitTests):
+    @property
+    def tool_constructor(self) -> type[BaseTool]:
+        return NERTool
+
+    @property
+    def tool_constructor_params(self) -> dict[str, Any]:
+        return {"base_url": URL}
+
+    @property
+    def tool_invoke_params_example(self) -> dict[str, Any]:
+        return {"text": "Elon Musk founded SpaceX in Hawthorne, California in 2002.", "entity_types": ["PER"]}
