@@ -58,7 +58,8 @@ class TextClassificationTool(_HFTool):
 
     name: str = "text_classification"
     description: str = (
-        "Classify the sentiment of a text. Input: the text. Output: JSON list of {label, score}, best first."
+        "Classify the sentiment of a text (positive or negative). Input: the text. "
+        "Output: JSON list of {label, score}, best first."
     )
     args_schema: type[BaseModel] = TextInput
     top_k: int | None = Field(default=None, description="Return only the k best labels.")
@@ -90,8 +91,8 @@ class ZeroShotClassificationTool(_HFTool):
 
     name: str = "zero_shot_classification"
     description: str = (
-        "Decide which of the candidate labels fits a text best. Input: text and optional labels. "
-        "Output: JSON list of {label, score}, best first."
+        "Classify the topic of a text: which of the candidate labels fits it best. Input: text and optional "
+        "labels. Output: JSON list of {label, score}, best first."
     )
     args_schema: type[BaseModel] = ZeroShotInput
     labels: list[str] | None = Field(default=None, description="Default candidate labels.")

@@ -43,13 +43,14 @@ from ._embedder import MiniLMEmbedder
 from ._lazy import Lazy
 from ._llm import DEFAULT_CHAT_MODEL, LlamaEngine
 from ._tools import (
-    CONSTRAINED_SAMPLING,
     arguments_request,
+    bounded,
     decision_request,
     new_call_id,
     offered_tools,
     parse_decision,
     plain_history,
+    string_bound,
     tools_used_since_user,
 )
 
@@ -140,26 +141,30 @@ class LocalBackend(Backend):
         body.update({key: value for key, value in optional.items() if value is not None})
         if response_format is not None:
             body["response_format"] = response_format
-            body.update(CONSTRAINED_SAMPLING)
         return body
 
     def _answer_body(self, request: ChatRequest, history: list[dict[str, Any]]) -> dict[str, Any]:
-        return self._body(request, history, _llama_response_format(request.response_format))
+        response_format = _llama_response_format(request.response_format)
+        schema = (response_format or {}).get("json_schema", {}).get("schema")
+        if response_format is not None and schema is not None:
+            response_format = {"type": "json_schema", "json_schema": {
+                **response_format["json_schema"], "schema": bounded(schema, string_bound(history))}}  # fmt: skip
+        return self._body(request, history, response_format)
 
     def _decide(
         self, request: ChatRequest, history: list[dict[str, Any]]
     ) -> tuple[dict[str, Any] | None, Usage | None]:
         """Step 1: which tool to call (``None``: answer in text). See ``_tools`` for the rules."""
-        functions = offered_tools(request.tools or [], request.tool_choice, tools_used_since_user(request.messages))
+        used = tools_used_since_user(request.messages)
+        functions = offered_tools(request.tools or [], request.tool_choice, used)
         allow_none = request.tool_choice in (None, "auto")
         if not functions:
             return None, None
         if not allow_none and len(functions) == 1:
             return functions[0], None
-        messages, response_format = decision_request(history, functions, allow_none)
+        messages, response_format = decision_request(history, functions, allow_none, used)
         raw = _run(lambda: self._llm.get().chat(self._body(request, messages, response_format, max_tokens=32)))
-        name = parse_decision(raw["choices"][0]["message"].get("content") or "")
-        chosen = next((function for function in functions if function["name"] == name), None)
+        chosen = parse_decision(raw["choices"][0]["message"].get("content") or "", functions)
         if chosen is None and not allow_none:
             chosen = functions[0]  # the grammar admits only tool names; this guards a truncated answer
         return chosen, _usage(raw.get("usage"))
