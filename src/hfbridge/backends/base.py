@@ -67,8 +67,10 @@ class GenerationOptions(TypedDict, total=False):
 
 
 class EmbeddingKwargs(TypedDict, total=False):
-    """Keyword arguments of ``feature_extraction`` / ``afeature_extraction``."""
+    """Keyword arguments of ``feature_extraction`` / ``afeature_extraction``; ``batch_size`` overrides the
+    backend's texts-per-request for this call."""
 
+    batch_size: int | None
     model: str | None
     normalize: bool | None
     truncate: bool | None
@@ -307,10 +309,15 @@ class Backend(ABC):
             raise check.InvalidInputError("max_new_tokens must be at least 1")
         return GenerationRequest(prompt=prompt, stop=_stop_list(kwargs.pop("stop", None)), **kwargs)
 
-    def _embedding_batches(self, texts: Any, options: EmbeddingOptions) -> list[list[str]]:
+    def _embedding_batches(
+        self, texts: Any, options: EmbeddingOptions, batch_size: int | None = None
+    ) -> list[list[str]]:
         truncate = options.truncate if options.truncate is not None else True
         checked = check.check_texts(texts, max_chars=self.max_input_chars, truncate=truncate)
-        return [checked[i : i + self.batch_size] for i in range(0, len(checked), self.batch_size)]
+        size = batch_size or self.batch_size
+        if size < 1:
+            raise check.InvalidInputError("batch_size must be at least 1")
+        return [checked[i : i + size] for i in range(0, len(checked), size)]
 
     # ================================================================================================ chat
     def chat_completion(self, messages: Sequence[Any], **options: Unpack[ChatOptions]) -> ChatCompletion:
@@ -391,14 +398,14 @@ class Backend(ABC):
         Each batch is retried on its own, so a transient failure costs one batch, not the job. Texts longer
         than ``max_input_chars`` are cut when ``truncate`` is true (the default) and rejected otherwise.
         """
-        resolved = EmbeddingOptions(**options)
-        batches = self._embedding_batches(texts, resolved)
+        resolved = _embedding_options(options)
+        batches = self._embedding_batches(texts, resolved, options.get("batch_size"))
         results = self._map(lambda batch: self._embed(batch, resolved), batches, "feature_extraction")
         return [vector for batch in results for vector in batch]
 
     async def afeature_extraction(self, texts: Sequence[str], **options: Unpack[EmbeddingKwargs]) -> list[list[float]]:
-        resolved = EmbeddingOptions(**options)
-        batches = self._embedding_batches(texts, resolved)
+        resolved = _embedding_options(options)
+        batches = self._embedding_batches(texts, resolved, options.get("batch_size"))
         results = await self._amap(lambda batch: self._aembed(batch, resolved), batches, "feature_extraction")
         return [vector for batch in results for vector in batch]
 
@@ -482,6 +489,15 @@ class Backend(ABC):
         check.check_text(prompt, "prompt", max_chars=self.max_input_chars)
         request = ImageRequest(prompt=prompt, **options)
         return await self._retrier.acall(lambda: self._atext_to_image(request), "text_to_image")
+
+
+def _embedding_options(options: EmbeddingKwargs) -> EmbeddingOptions:
+    return EmbeddingOptions(
+        model=options.get("model"),
+        normalize=options.get("normalize"),
+        truncate=options.get("truncate"),
+        prompt_name=options.get("prompt_name"),
+    )
 
 
 def _as_list(values: Any, what: str) -> list[Any]:
