@@ -121,6 +121,17 @@ def _seconds(value: float | None) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
+class _QuietDrops(logging.Filter):
+    """Injected drops are not server errors: keep uvicorn from logging a traceback for each one."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(error, ConnectionAbortedError) and "fault injection" in str(error))
+
+
+_quiet_drops = _QuietDrops()
+
+
 class _Dropped(Response):
     """Announce a body, send part of it, then break the connection: what a crashed proxy looks like."""
 
@@ -142,6 +153,9 @@ def create_app(backend: Backend, *, fault_plan: FaultPlan | None = None, default
                model_id: str | None = None) -> Starlette:  # fmt: skip
     """Serve ``backend`` over the Hugging Face wire protocol. ``app.state.faults.plan`` holds the fault plan."""
     faults = _Faults(fault_plan)
+    uvicorn_errors = logging.getLogger("uvicorn.error")
+    if _quiet_drops not in uvicorn_errors.filters:
+        uvicorn_errors.addFilter(_quiet_drops)
     served_model = model_id or backend.model_id
     default = _TASK_ALIASES.get(default_task, default_task)
 
