@@ -89,3 +89,24 @@ def test_no_cassette_holds_a_token() -> None:
     assert not leaks
     for path in cassettes:
         assert "authorization:" not in path.read_text().lower()
+
+
+def test_adapters_never_show_the_token() -> None:
+    from hfbridge.langchain import ChatHF, HFEmbeddings, NERTool
+    from hfbridge.llama_index import HFLLM, HFEmbedding
+
+    adapters: list[Any] = [
+        ChatHF(base_url="http://127.0.0.1:9", api_key=TOKEN),
+        HFEmbeddings(model="BAAI/bge-small-en-v1.5", api_key=TOKEN),
+        NERTool(base_url="http://127.0.0.1:9", api_key=TOKEN),
+        HFLLM(base_url="http://127.0.0.1:9", api_key=TOKEN),
+        HFEmbedding(base_url="http://127.0.0.1:9", api_key=TOKEN),
+    ]
+    for adapter in adapters:
+        assert TOKEN not in repr(adapter) and TOKEN not in str(adapter.model_dump())
+        assert adapter.model_dump()["api_key"] == "**********"
+        payload = pickle.dumps(adapter)
+        assert TOKEN.encode() not in payload
+        assert isinstance(pickle.loads(payload).client, HubBackend)
+        if hasattr(adapter, "to_json"):  # LlamaIndex serialises components; it used to crash on SecretStr
+            assert TOKEN not in adapter.to_json()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_serializer, model_validator
 
 from .backends import Backend, resolve_backend
 from .retry import RetryPolicy
@@ -36,6 +36,17 @@ class BackendTarget(BaseModel):
     max_retries: int = Field(default=4, ge=0, description="Retries after the first try (hub backends).")
 
     _backend: Backend = PrivateAttr()
+
+    @field_serializer("api_key")
+    def _mask_token(self, value: SecretStr | None) -> str | None:
+        # Dumps (model_dump, JSON, LlamaIndex's to_json / to_dict) show that a token is set, never its value.
+        return "**********" if value is not None else None
+
+    def __getstate__(self) -> dict[Any, Any]:
+        # Pickles carry no token: the backend's own pickling drops it too, and a copy reads HF_TOKEN again.
+        state = super().__getstate__()
+        state["__dict__"] = {**state["__dict__"], "api_key": None}
+        return state
 
     def _target_model(self) -> str | None:
         """The Hub model id (or served model name) of the shorthand."""
