@@ -77,12 +77,15 @@ def run_soak(
     *,
     rates: dict[str, float] | None = None,
     seed: int = 7,
-    workers: int = 8,
+    workers: int = 4,
     local: LocalBackend | None = None,
 ) -> SoakReport:
     local = local or LocalBackend()
-    timeout = 1.0
-    policy = RetryPolicy(max_attempts=8, deadline=20.0, base_delay=0.02, max_delay=0.2, seed=seed)
+    # The local chat model serves one generation at a time: the timeout must cover a few queued generations, or
+    # the soak measures queueing rather than the injected faults. Stalls last 1.5 timeouts.
+    timeout = 3.0
+    # 42% of requests fault: 14 attempts make a batch that fails every time a one-in-200,000 event.
+    policy = RetryPolicy(max_attempts=14, deadline=30.0, base_delay=0.02, max_delay=0.2, seed=seed)
     plan = FaultPlan(
         rates=rates or DEFAULT_RATES,
         seed=seed,

@@ -24,7 +24,7 @@ from hfbridge.errors import (
 def test_retry_after_wins_and_is_jittered_upwards() -> None:
     policy = RetryPolicy(seed=1)
     wait = policy.wait_for(RateLimitedError("x", retry_after=4), attempt=1)
-    assert wait is not None and 4.0 <= wait <= 4.4
+    assert wait is not None and 4.0 <= wait <= 5.0
 
 
 def test_estimated_time_used_for_loading() -> None:
@@ -66,6 +66,16 @@ def test_rate_limit_token_bucket_with_fake_clock() -> None:
     assert limit.reserve() == pytest.approx(0.2)
     now[0] = 10.0
     assert limit.reserve() == 0.0
+
+
+def test_rate_limit_defers_to_the_server() -> None:
+    now = [0.0]
+    limit = RateLimit(20, per=1.0, clock=lambda: now[0])
+    assert limit.reserve() == 0.0
+    now[0] = 0.05
+    limit.defer(0.2)  # a 429 said: next token in 0.2 s
+    assert limit.reserve() == pytest.approx(0.2)
+    assert limit.reserve() == pytest.approx(0.25)
 
 
 def test_rate_limit_rejects_nonsense() -> None:

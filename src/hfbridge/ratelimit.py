@@ -37,6 +37,7 @@ class RateLimit:
         self._lock = threading.Lock()
         self._tokens = float(self.burst)
         self._updated = self.clock()
+        self._not_before = 0.0
 
     @property
     def interval(self) -> float:
@@ -54,19 +55,50 @@ class RateLimit:
                 return 0.0
             return -self._tokens * self.interval
 
+    def defer(self, seconds: float) -> None:
+        """Hand out no token for ``seconds`` from now (a server answered 429 with that ``Retry-After``).
+
+        A server's Retry-After says when its own next token matures. Moving ours there keeps every thread and task
+        of this client in step with the server, instead of arriving a hair early on each refill and losing a slot
+        to a 429 every time network delay varies.
+        """
+        with self._lock:
+            now = self.clock()
+            self._tokens = min(float(self.burst), self._tokens + (now - self._updated) / self.interval)
+            self._updated = now
+            self._tokens = min(self._tokens, 1.0 - seconds / self.interval)
+            self._not_before = max(self._not_before, now + seconds)
+
+    def _held_back(self) -> float:
+        """Time left before a deferral ends (requests queued before it must not go early)."""
+        with self._lock:
+            return max(0.0, self._not_before - self.clock())
+
+    def peek(self) -> float:
+        """How long a request arriving now would wait, without taking a token (servers refusing with 429 use it)."""
+        with self._lock:
+            tokens = min(float(self.burst), self._tokens + (self.clock() - self._updated) / self.interval)
+            return 0.0 if tokens >= 1.0 else (1.0 - tokens) * self.interval
+
     def acquire(self) -> float:
         """Block the calling thread until a request may be sent; return the time waited."""
-        wait = self.reserve()
-        if wait > 0:
-            time.sleep(wait)
-        return wait
+        waited = self.reserve()
+        if waited > 0:
+            time.sleep(waited)
+        while (extra := self._held_back()) > 0:
+            time.sleep(extra)
+            waited += extra
+        return waited
 
     async def aacquire(self) -> float:
         """Wait (without blocking the loop) until a request may be sent; return the time waited."""
-        wait = self.reserve()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        return wait
+        waited = self.reserve()
+        if waited > 0:
+            await asyncio.sleep(waited)
+        while (extra := self._held_back()) > 0:
+            await asyncio.sleep(extra)
+            waited += extra
+        return waited
 
     def __getstate__(self) -> dict[str, object]:
         state = self.__dict__.copy()

@@ -5,6 +5,7 @@ HTTP: the backend translates whatever it caught into a typed error first. How lo
 
 1. ``Retry-After`` from the server (seconds or an HTTP date, already parsed into ``retry_after``);
 2. a 503 "model loading" body's ``estimated_time``;
+   (both spread by up to ``jitter_fraction`` more, and a 429's Retry-After also re-times the shared RateLimit);
 3. exponential backoff with full jitter: ``uniform(0, min(max_delay, base_delay * 2 ** (attempt - 1)))``.
 
 A wait the server asks for that is longer than ``max_retry_after``, or that would end past ``deadline``, is not
@@ -23,7 +24,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from .errors import HFBridgeError, ModelLoadingError, StreamInterruptedError
+from .errors import HFBridgeError, ModelLoadingError, RateLimitedError, StreamInterruptedError
 from .ratelimit import RateLimit
 
 __all__ = ["RetryPolicy", "Retrier", "NO_RETRY"]
@@ -45,7 +46,10 @@ class RetryPolicy:
         max_delay: cap of one backoff step.
         max_retry_after: the longest server-requested wait (``Retry-After``, ``estimated_time``) we accept;
             a longer one raises at once so the caller can decide.
-        jitter: spread server-requested waits by up to +10% so many clients do not return together.
+        jitter: spread server-requested waits by up to +``jitter_fraction`` so that clients told the same
+            Retry-After do not all return at the same instant (and collide again).
+        jitter_fraction: how far server-requested waits are spread (0.25: up to a quarter of the wait again;
+            wider spreads collide less but leave the server idle longer).
         seed: makes the jitter reproducible (tests, benchmarks).
     """
 
@@ -55,6 +59,7 @@ class RetryPolicy:
     max_delay: float = 8.0
     max_retry_after: float = 60.0
     jitter: bool = True
+    jitter_fraction: float = 0.25
     seed: int | None = None
     _random: random.Random = field(init=False, repr=False, compare=False)
 
@@ -75,7 +80,7 @@ class RetryPolicy:
         if suggested is not None:
             if suggested > self.max_retry_after:
                 return None
-            spread = self._random.uniform(0, 0.1 * suggested) if self.jitter else 0.0
+            spread = self._random.uniform(0, self.jitter_fraction * suggested) if self.jitter else 0.0
             return max(0.0, suggested + spread)
         step = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
         return self._random.uniform(0, step) if self.jitter else step
@@ -116,6 +121,9 @@ class Retrier:
             wait = None
         if wait is None:
             raise error
+        retry_after = getattr(error, "retry_after", None)
+        if self.rate_limit is not None and isinstance(error, RateLimitedError) and retry_after is not None:
+            self.rate_limit.defer(retry_after)
         logger.warning(
             "hfbridge: retrying %s in %.2fs (attempt %d of %d failed: %s)",
             what,

@@ -36,6 +36,7 @@ from starlette.routing import Route
 
 from .. import errors
 from ..backends.base import Backend
+from ..ratelimit import RateLimit
 from ..types import ChatCompletionChunk, TextGenerationChunk
 from .faults import Fault, FaultPlan
 
@@ -55,11 +56,22 @@ _TASK_ALIASES = {
 _ERROR_TYPES = {400: "validation", 422: "validation", 424: "generation", 429: "overloaded", 503: "unavailable"}
 
 
+class _JSON(JSONResponse):
+    """JSON with orjson when it is installed: embedding responses are megabytes of floats."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            import orjson
+        except ImportError:  # pragma: no cover - orjson ships with the [server] extra
+            return super().render(content)
+        return orjson.dumps(content)
+
+
 def _error(status: int, message: str, error_type: str | None = None, headers: dict[str, str] | None = None,
            **extra: Any) -> JSONResponse:  # fmt: skip
     """An HF-style error body: ``{"error": ..., "error_type": ...}`` plus ``extra`` (e.g. ``estimated_time``)."""
     body = {"error": message, "error_type": error_type or _ERROR_TYPES.get(status, "error"), **extra}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return _JSON(body, status_code=status, headers=headers)
 
 
 def _from_exception(exc: Exception) -> JSONResponse:
@@ -107,7 +119,13 @@ class _Faults:
         if fault.kind == "status":
             return _error(fault.status, fault.message or f"injected HTTP {fault.status}"), None
         if fault.kind == "stall":
-            await asyncio.sleep(fault.stall_seconds)
+            # Hold the request, but let go as soon as the client gives up (as a real stuck upstream would not,
+            # yet nothing is gained by keeping a task per abandoned request until shutdown).
+            deadline = time.monotonic() + fault.stall_seconds
+            while time.monotonic() < deadline:
+                if await request.is_disconnected():
+                    return Response(status_code=499), None
+                await asyncio.sleep(0.05)
             return None, None
         if fault.kind == "drop":
             return _Dropped(), None
@@ -149,10 +167,27 @@ def _sse(payloads: AsyncIterator[str]) -> StreamingResponse:
     return StreamingResponse(payloads, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
 
-def create_app(backend: Backend, *, fault_plan: FaultPlan | None = None, default_task: str = "embed",
-               model_id: str | None = None) -> Starlette:  # fmt: skip
-    """Serve ``backend`` over the Hugging Face wire protocol. ``app.state.faults.plan`` holds the fault plan."""
+def create_app(
+    backend: Backend,
+    *,
+    fault_plan: FaultPlan | None = None,
+    default_task: str = "embed",
+    model_id: str | None = None,
+    latency: float = 0.0,
+    max_concurrency: int | None = None,
+    max_batch_size: int | None = None,
+    rate_limit: RateLimit | None = None,
+) -> Starlette:
+    """Serve ``backend`` over the Hugging Face wire protocol. ``app.state.faults.plan`` holds the fault plan.
+
+    Deployment-like limits, for benchmarks and tests: ``latency`` seconds added to each task request (model time
+    of a real server), ``max_concurrency`` requests processed at once (others queue, like a server's workers),
+    ``max_batch_size`` texts per embedding request (TEI's ``max_client_batch_size``; more gets 413), and
+    ``rate_limit`` answered with 429 + ``Retry-After`` when exceeded (as Inference Providers do).
+    """
     faults = _Faults(fault_plan)
+    capacity = asyncio.Semaphore(max_concurrency) if max_concurrency else None
+    server_limit = _ServerRateLimit(rate_limit) if rate_limit is not None else None
     uvicorn_errors = logging.getLogger("uvicorn.error")
     if _quiet_drops not in uvicorn_errors.filters:
         uvicorn_errors.addFilter(_quiet_drops)
@@ -167,11 +202,23 @@ def create_app(backend: Backend, *, fault_plan: FaultPlan | None = None, default
                 return _error(400, "request body is not valid JSON", "validation")
             if not isinstance(body, dict):
                 return _error(422, "request body must be a JSON object", "validation")
+            if server_limit is not None:
+                refused = server_limit.check()
+                if refused is not None:
+                    return refused
             replacement, fault = await faults.before(request)
             if replacement is not None:
                 return replacement
+            if max_batch_size is not None:
+                inputs = body.get("inputs")
+                if isinstance(inputs, list) and len(inputs) > max_batch_size:
+                    return _error(413, f"batch size {len(inputs)} > maximum allowed batch size {max_batch_size}",
+                                  "validation")  # fmt: skip
             try:
-                return await handler(request, body, fault)
+                if capacity is None:
+                    return await _timed(handler(request, body, fault), latency)
+                async with capacity:
+                    return await _timed(handler(request, body, fault), latency)
             except Exception as exc:  # every failure becomes an HF-style error body
                 return _from_exception(exc)
 
@@ -233,7 +280,7 @@ def create_app(backend: Backend, *, fault_plan: FaultPlan | None = None, default
         texts = [inputs] if isinstance(inputs, str) else inputs
         options = {key: _get(body, key) for key in ("normalize", "truncate", "prompt_name")}
         vectors = await backend.afeature_extraction(texts, **options)
-        return JSONResponse(vectors)
+        return _JSON(vectors)
 
     async def classify(body: dict[str, Any]) -> Response:
         inputs = _get(body, "inputs")
@@ -335,7 +382,9 @@ def create_app(backend: Backend, *, fault_plan: FaultPlan | None = None, default
             except (ValueError, TypeError) as exc:
                 return _error(422, f"invalid fault plan: {exc}", "validation")
         plan = faults.plan
-        return JSONResponse({"active": plan is not None, "stats": dict(plan.stats) if plan else {}})
+        refusals = server_limit.refused if server_limit is not None else 0
+        return JSONResponse({"active": plan is not None, "stats": dict(plan.stats) if plan else {},
+                             "rate_limit_refusals": refusals})  # fmt: skip
 
     routes = [
         Route("/", endpoint(root), methods=["POST"]),
@@ -357,7 +406,31 @@ def create_app(backend: Backend, *, fault_plan: FaultPlan | None = None, default
     app = Starlette(routes=routes)
     app.state.faults = faults
     app.state.backend = backend
+    app.state.rate_limit = server_limit
     return app
+
+
+async def _timed(response: Awaitable[Response], latency: float) -> Response:
+    if latency > 0:
+        await asyncio.sleep(latency)
+    return await response
+
+
+class _ServerRateLimit:
+    """Refuse requests beyond the limit with 429 and the Retry-After a client should honour."""
+
+    def __init__(self, limit: RateLimit) -> None:
+        self.limit = limit
+        self.refused = 0
+
+    def check(self) -> Response | None:
+        wait = self.limit.peek()
+        if wait <= 0:
+            self.limit.reserve()
+            return None
+        self.refused += 1
+        return _error(429, "Rate limit reached. Please retry later.", "overloaded",
+                      headers={"Retry-After": f"{wait:.3f}"})  # fmt: skip
 
 
 def _get(body: dict[str, Any], key: str) -> Any:

@@ -1,0 +1,26 @@
+"""``python -m bench [embeddings|overhead|ratelimit|local|quality|soak|all]`` — see bench/RESULTS.md."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+
+def main() -> None:
+    from . import embeddings, local, local_quality, overhead, ratelimit, soak
+
+    runs = {"embeddings": embeddings.run, "overhead": overhead.run, "ratelimit": ratelimit.run, "local": local.run,
+            "quality": local_quality.main, "soak": soak.main}  # fmt: skip
+    chosen = sys.argv[1:] or ["all"]
+    names = ["embeddings", "overhead", "ratelimit", "local"] if chosen == ["all"] else chosen
+    unknown = [name for name in names if name not in runs]
+    if unknown:
+        sys.exit(f"unknown benchmark(s) {unknown}; choose from {sorted(runs)} or all")
+    for name in names:
+        runs[name]()
+
+
+if __name__ == "__main__":
+    main()

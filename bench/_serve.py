@@ -1,0 +1,69 @@
+"""The benchmark server in a process of its own (in-process, server and client would share one GIL)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx2
+
+
+@contextmanager
+def served(**options: Any) -> Iterator[str]:
+    """Start ``python -m bench._serve`` with ``options`` (create_app's limits); yield its URL."""
+    from hfbridge.server import free_port
+
+    port = free_port()
+    env = {**os.environ, "HF_HUB_DISABLE_TELEMETRY": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "bench._serve", str(port), json.dumps(options)], env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx2.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx2.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("benchmark server did not start")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def stats(url: str) -> dict[str, Any]:
+    return dict(httpx2.get(f"{url}/_hfbridge/faults", timeout=5).json())
+
+
+def main() -> None:
+    import uvicorn
+
+    from hfbridge import RateLimit
+    from hfbridge.server import create_app
+
+    from .doubles import InstantBackend
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("port", type=int)
+    parser.add_argument("options")
+    args = parser.parse_args()
+    options = json.loads(args.options)
+    tokens = options.pop("tokens", 16)
+    if "rate_limit_per_s" in options:
+        options["rate_limit"] = RateLimit(options.pop("rate_limit_per_s"), per=1.0, burst=1)
+    app = create_app(InstantBackend(tokens=tokens), **options)
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="error")
+
+
+if __name__ == "__main__":
+    main()
