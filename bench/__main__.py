@@ -9,6 +9,10 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 
 def main() -> None:
+    import logging
+
+    if not os.environ.get("HFBRIDGE_BENCH_VERBOSE"):  # retries are logged at WARNING; here they would bury the tables
+        logging.getLogger("hfbridge").setLevel(logging.ERROR)
     from . import embeddings, local, local_quality, overhead, ratelimit, soak
 
     runs = {"embeddings": embeddings.run, "overhead": overhead.run, "ratelimit": ratelimit.run, "local": local.run,

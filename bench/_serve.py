@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,23 +17,14 @@ import httpx2
 @contextmanager
 def served(**options: Any) -> Iterator[str]:
     """Start ``python -m bench._serve`` with ``options`` (create_app's limits); yield its URL."""
-    from hfbridge.server import free_port
+    from hfbridge.server import free_port, wait_until_healthy
 
     port = free_port()
     env = {**os.environ, "HF_HUB_DISABLE_TELEMETRY": "1"}
     process = subprocess.Popen([sys.executable, "-m", "bench._serve", str(port), json.dumps(options)], env=env)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx2.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx2.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("benchmark server did not start")
-            time.sleep(0.1)
+        wait_until_healthy(url, timeout=30, process=process)
         yield url
     finally:
         process.terminate()

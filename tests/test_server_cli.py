@@ -6,7 +6,6 @@ import io
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,7 +16,7 @@ from PIL import Image
 
 from hfbridge import HubBackend, LocalBackend, UnsupportedTaskError
 from hfbridge.backends.base import ImageRequest
-from hfbridge.server import ServerThread, create_app, free_port
+from hfbridge.server import ServerThread, create_app, free_port, wait_until_healthy
 
 pytestmark = pytest.mark.live_server
 
@@ -32,16 +31,7 @@ def served() -> Iterator[str]:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx2.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx2.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"hfbridge serve did not start: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-            time.sleep(0.2)
+        wait_until_healthy(url, timeout=60, process=process)
         yield url
     finally:
         process.terminate()

@@ -14,9 +14,10 @@ from langchain_tests.integration_tests import (
     ToolsIntegrationTests,
 )
 
-from hfbridge.langchain import ChatHF, HFEmbeddings, NERTool, TextClassificationTool, ZeroShotClassificationTool
+from hfbridge.langchain import HFEmbeddings, NERTool, TextClassificationTool, ZeroShotClassificationTool
 
 from ..conftest import _target, cassette_vcr
+from ._capabilities import ChatHFCapabilities
 
 
 def _backend_params(task: str) -> dict[str, Any]:
@@ -34,34 +35,10 @@ class _Cassettes:
             yield
 
 
-class TestChatHFIntegration(_Cassettes, ChatModelIntegrationTests):
-    @property
-    def chat_model_class(self) -> type[ChatHF]:
-        return ChatHF
-
+class TestChatHFIntegration(ChatHFCapabilities, _Cassettes, ChatModelIntegrationTests):
     @property
     def chat_model_params(self) -> dict[str, Any]:
         return _backend_params("chat")
-
-    @property
-    def has_tool_calling(self) -> bool:
-        return True
-
-    @property
-    def has_tool_choice(self) -> bool:
-        return True
-
-    @property
-    def has_structured_output(self) -> bool:
-        return True
-
-    @property
-    def supports_json_mode(self) -> bool:
-        return True
-
-    @property
-    def returns_usage_metadata(self) -> bool:
-        return True
 
     @property
     def supports_image_inputs(self) -> bool:

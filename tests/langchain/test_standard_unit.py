@@ -7,16 +7,14 @@ from typing import Any
 from langchain_core.tools import BaseTool
 from langchain_tests.unit_tests import ChatModelUnitTests, EmbeddingsUnitTests, ToolsUnitTests
 
-from hfbridge.langchain import ChatHF, HFEmbeddings, NERTool, TextClassificationTool, ZeroShotClassificationTool
+from hfbridge.langchain import HFEmbeddings, NERTool, TextClassificationTool, ZeroShotClassificationTool
+
+from ._capabilities import ChatHFCapabilities
 
 URL = "http://127.0.0.1:8765"
 
 
-class TestChatHFUnit(ChatModelUnitTests):
-    @property
-    def chat_model_class(self) -> type[ChatHF]:
-        return ChatHF
-
+class TestChatHFUnit(ChatHFCapabilities, ChatModelUnitTests):
     @property
     def chat_model_params(self) -> dict[str, Any]:
         return {"base_url": URL, "model": "HuggingFaceTB/SmolLM2-135M-Instruct"}
@@ -28,26 +26,6 @@ class TestChatHFUnit(ChatModelUnitTests):
             {"model": "meta-llama/Llama-3.1-8B-Instruct", "provider": "auto"},
             {"api_key": "hf_" + "x" * 30, "model": "meta-llama/Llama-3.1-8B-Instruct"},
         )
-
-    @property
-    def has_tool_calling(self) -> bool:
-        return True
-
-    @property
-    def has_tool_choice(self) -> bool:
-        return True
-
-    @property
-    def has_structured_output(self) -> bool:
-        return True
-
-    @property
-    def supports_json_mode(self) -> bool:
-        return True
-
-    @property
-    def returns_usage_metadata(self) -> bool:
-        return True
 
 
 class TestHFEmbeddingsUnit(EmbeddingsUnitTests):

@@ -2,6 +2,6 @@
 
 from .app import create_app
 from .faults import Fault, FaultPlan
-from .runner import ServerThread, free_port
+from .runner import ServerThread, free_port, wait_until_healthy
 
-__all__ = ["create_app", "Fault", "FaultPlan", "ServerThread", "free_port"]
+__all__ = ["create_app", "Fault", "FaultPlan", "ServerThread", "free_port", "wait_until_healthy"]

@@ -3,19 +3,38 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
 from typing import Any
 
 import uvicorn
 
-__all__ = ["ServerThread", "free_port"]
+__all__ = ["ServerThread", "free_port", "wait_until_healthy"]
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_until_healthy(url: str, *, timeout: float = 60.0, process: subprocess.Popen[bytes] | None = None) -> None:
+    """Poll ``{url}/health`` until it answers 200; fail early if ``process`` (the server) exits."""
+    import httpx2
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx2.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx2.TransportError:
+            pass
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the server at {url} exited with code {process.returncode} before it was healthy")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the server at {url} was not healthy within {timeout:.0f} s")
+        time.sleep(0.1)
 
 
 class ServerThread:
