@@ -1,4 +1,17 @@
-"""The ``hfbridge`` command line: ``serve`` and ``demo``. Errors go to stderr with a non-zero exit code."""
+"""The ``hfbridge`` command line.
+
+Commands: ``chat``, ``embed``, ``classify``, ``zero-shot``, ``ner``, ``serve``, ``demo``. Each takes ``--backend``
+(``local``, a URL, or a Hub model id) and ``--provider``. Results go to stdout (JSON for the classifiers), messages
+to stderr. Exit codes a script can rely on:
+
+====  =========================================================================
+0     success
+1     an unexpected error (a bug: please report it)
+2     usage error (bad option, missing argument, unreadable file)
+3     the backend failed (HTTP error, timeout, model unavailable) after retries
+4     the input was rejected (empty text, bad labels, ...); nothing was sent
+====  =========================================================================
+"""
 
 from __future__ import annotations
 
@@ -10,10 +23,11 @@ from typing import Any
 import click
 
 from .backends import Backend, backend_from_spec
-from .errors import HFBridgeError
+from .errors import HFBridgeError, InvalidInputError
 
 EXIT_USAGE = 2
 EXIT_BACKEND = 3
+EXIT_INPUT = 4
 
 SUPPORT_QUESTIONS = [
     "How do I reset my password?",
@@ -31,6 +45,141 @@ def _backend(spec: str, provider: str | None) -> Backend:
 @click.version_option(package_name="hfbridge")
 def main() -> None:
     """Hugging Face inference for LangChain and LlamaIndex: serve, demo."""
+
+
+def _backend_options(command: Any) -> Any:
+    command = click.option("--provider", default=None, help="Inference Provider, for a Hub model id.")(command)
+    return click.option(
+        "--backend", "backend_spec", default="local", show_default=True, help="'local', a URL, or a Hub model id."
+    )(command)
+
+
+def _fail(error: HFBridgeError) -> None:
+    click.echo(f"hfbridge: {type(error).__name__}: {error}", err=True)
+    sys.exit(EXIT_INPUT if isinstance(error, InvalidInputError) else EXIT_BACKEND)
+
+
+def _text_argument(text: str | None) -> str:
+    if text is None or text == "-":
+        text = sys.stdin.read()
+    return text.strip("\n")
+
+
+@main.command()
+@click.argument("prompt", required=False)
+@click.option("--system", default=None, help="A system message.")
+@click.option("--max-tokens", type=int, default=256, show_default=True)
+@click.option("--temperature", type=float, default=None)
+@_backend_options
+def chat(prompt: str | None, system: str | None, max_tokens: int, temperature: float | None, backend_spec: str,
+         provider: str | None) -> None:  # fmt: skip
+    """Ask PROMPT (or stdin) and stream the answer to the terminal."""
+    messages = ([{"role": "system", "content": system}] if system else []) + [
+        {"role": "user", "content": _text_argument(prompt)}
+    ]
+    try:
+        for chunk in _backend(backend_spec, provider).stream_chat_completion(
+            messages, max_tokens=max_tokens, temperature=temperature
+        ):
+            click.echo(chunk.content, nl=False)
+            sys.stdout.flush()
+    except HFBridgeError as error:
+        click.echo()
+        _fail(error)
+    click.echo()
+
+
+@main.command()
+@click.argument("input_file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Where to write: .npy (a float32 matrix) or .jsonl (default: JSONL on stdout).")  # fmt: skip
+@click.option("--field", default="text", show_default=True, help="JSONL key or CSV column holding the text.")
+@click.option("--batch-size", type=int, default=None, help="Texts per request.")
+@click.option("--progress/--no-progress", default=True, show_default=True, help="A progress bar on stderr.")
+@_backend_options
+def embed(input_file: str, output: str | None, field: str, batch_size: int | None, progress: bool, backend_spec: str,
+          provider: str | None) -> None:  # fmt: skip
+    """Embed every text of INPUT_FILE (.jsonl, .csv, or plain lines; - for stdin), in order."""
+    texts = _read_texts(input_file, field)
+    try:
+        vectors = _backend(backend_spec, provider).feature_extraction(
+            texts, batch_size=batch_size, show_progress=progress
+        )
+    except HFBridgeError as error:
+        _fail(error)
+    if output is not None and output.endswith(".npy"):
+        import numpy as np
+
+        np.save(output, np.asarray(vectors, dtype=np.float32))
+    else:
+        lines = "".join(
+            json.dumps({field: text, "embedding": vector}) + "\n" for text, vector in zip(texts, vectors, strict=True)
+        )
+        if output is None:
+            click.echo(lines, nl=False)
+        else:
+            with open(output, "w", encoding="utf-8") as handle:
+                handle.write(lines)
+    click.echo(f"hfbridge: embedded {len(texts)} texts", err=True)
+
+
+def _read_texts(path: str, field: str) -> list[str]:
+    import csv
+
+    with click.open_file(path, encoding="utf-8") as handle:
+        content = handle.read()
+    try:
+        if path.endswith(".jsonl"):
+            return [json.loads(line)[field] for line in content.splitlines() if line.strip()]
+        if path.endswith(".csv"):
+            return [row[field] for row in csv.DictReader(content.splitlines())]
+    except (KeyError, json.JSONDecodeError) as error:
+        raise click.UsageError(f"{path}: cannot read the {field!r} field of every record ({error})") from error
+    return [line for line in content.splitlines() if line.strip()]
+
+
+@main.command()
+@click.argument("text", required=False)
+@click.option("--top-k", type=int, default=None)
+@_backend_options
+def classify(text: str | None, top_k: int | None, backend_spec: str, provider: str | None) -> None:
+    """Text classification (sentiment by default) of TEXT or stdin, as JSON."""
+    try:
+        labels = _backend(backend_spec, provider).text_classification(_text_argument(text), top_k=top_k)
+    except HFBridgeError as error:
+        _fail(error)
+    click.echo(json.dumps([label.model_dump() for label in labels]))
+
+
+@main.command(name="zero-shot")
+@click.argument("text", required=False)
+@click.option("--labels", required=True, help="Comma-separated candidate labels.")
+@click.option("--multi-label", is_flag=True, help="Score each label independently.")
+@_backend_options
+def zero_shot(text: str | None, labels: str, multi_label: bool, backend_spec: str, provider: str | None) -> None:
+    """Rank --labels for TEXT or stdin, best first, as JSON."""
+    candidates = [label.strip() for label in labels.split(",") if label.strip()]
+    try:
+        result = _backend(backend_spec, provider).zero_shot_classification(
+            _text_argument(text), candidates, multi_label=multi_label
+        )
+    except HFBridgeError as error:
+        _fail(error)
+    click.echo(json.dumps([label.model_dump() for label in result]))
+
+
+@main.command()
+@click.argument("text", required=False)
+@click.option("--types", default=None, help="Comma-separated entity groups to keep (PER,ORG,LOC,MISC).")
+@_backend_options
+def ner(text: str | None, types: str | None, backend_spec: str, provider: str | None) -> None:
+    """Named entities of TEXT or stdin with offsets, as JSON."""
+    try:
+        entities = _backend(backend_spec, provider).token_classification(_text_argument(text))
+    except HFBridgeError as error:
+        _fail(error)
+    wanted = {t.strip().upper() for t in types.split(",")} if types else None
+    click.echo(json.dumps([e.model_dump() for e in entities if wanted is None or e.entity_group in wanted]))
 
 
 @main.command()

@@ -9,6 +9,7 @@ start an event loop, so they are safe inside a running one (Jupyter, FastAPI); a
 from __future__ import annotations
 
 import asyncio
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -71,6 +72,7 @@ class EmbeddingKwargs(TypedDict, total=False):
     backend's texts-per-request for this call."""
 
     batch_size: int | None
+    show_progress: bool
     model: str | None
     normalize: bool | None
     truncate: bool | None
@@ -400,13 +402,21 @@ class Backend(ABC):
         """
         resolved = _embedding_options(options)
         batches = self._embedding_batches(texts, resolved, options.get("batch_size"))
-        results = self._map(lambda batch: self._embed(batch, resolved), batches, "feature_extraction")
+        with _Progress(batches, options.get("show_progress", False)) as progress:
+            results = self._map(
+                lambda batch: progress.done(batch, self._embed(batch, resolved)), batches, "feature_extraction"
+            )
         return [vector for batch in results for vector in batch]
 
     async def afeature_extraction(self, texts: Sequence[str], **options: Unpack[EmbeddingKwargs]) -> list[list[float]]:
         resolved = _embedding_options(options)
         batches = self._embedding_batches(texts, resolved, options.get("batch_size"))
-        results = await self._amap(lambda batch: self._aembed(batch, resolved), batches, "feature_extraction")
+
+        async def embed(batch: list[str]) -> list[list[float]]:
+            return progress.done(batch, await self._aembed(batch, resolved))
+
+        with _Progress(batches, options.get("show_progress", False)) as progress:
+            results = await self._amap(embed, batches, "feature_extraction")
         return [vector for batch in results for vector in batch]
 
     # ======================================================================================= classification
@@ -489,6 +499,31 @@ class Backend(ABC):
         check.check_text(prompt, "prompt", max_chars=self.max_input_chars)
         request = ImageRequest(prompt=prompt, **options)
         return await self._retrier.acall(lambda: self._atext_to_image(request), "text_to_image")
+
+
+class _Progress:
+    """A tqdm bar over the texts of an embedding job (rate and ETA), or nothing when not asked for."""
+
+    def __init__(self, batches: list[list[str]], enabled: bool) -> None:
+        self._bar: Any = None
+        if enabled:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=sum(map(len, batches)), unit="text", desc="embedding", dynamic_ncols=True)
+        self._lock = threading.Lock()
+
+    def done(self, batch: list[str], result: Result) -> Result:
+        if self._bar is not None:
+            with self._lock:
+                self._bar.update(len(batch))
+        return result
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.close()
 
 
 def _embedding_options(options: EmbeddingKwargs) -> EmbeddingOptions:

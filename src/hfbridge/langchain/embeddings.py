@@ -28,6 +28,7 @@ class HFEmbeddings(BackendFields, Embeddings):
     truncate: bool | None = Field(default=True, description="Let the server truncate over-long inputs.")
     query_instruction: str = Field(default="", description="Prefix for queries (e5/bge style instructions).")
     document_instruction: str = Field(default="", description="Prefix for documents.")
+    show_progress: bool = Field(default=False, description="A progress bar (rate, ETA) over the texts embedded.")
 
     def _backend_kwargs(self) -> dict[str, Any]:
         return {"batch_size": self.batch_size, "max_concurrency": self.max_concurrency}
@@ -38,7 +39,9 @@ class HFEmbeddings(BackendFields, Embeddings):
         return {key: value for key, value in options.items() if value is not None}
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.client.feature_extraction([self.document_instruction + t for t in texts], **self._options())
+        return self.client.feature_extraction(
+            [self.document_instruction + t for t in texts], show_progress=self.show_progress, **self._options()
+        )
 
     def embed_query(self, text: str) -> list[float]:
         return self.client.feature_extraction([self.query_instruction + text], **self._options())[0]

@@ -83,7 +83,9 @@ class HFEmbedding(BackendTarget, BaseEmbedding):
             if self.rate_limiter is not None:
                 for _ in range(math.ceil(len(texts) / self.embed_batch_size)):
                     self.rate_limiter.acquire()
-            embeddings = self._get_text_embeddings(texts)
+            embeddings = self.client.feature_extraction(
+                [self.text_instruction + t for t in texts], show_progress=show_progress, **self._options()
+            )
             event.on_end(payload={EventPayload.CHUNKS: texts, EventPayload.EMBEDDINGS: embeddings})
         dispatcher.event(EmbeddingEndEvent(chunks=texts, embeddings=embeddings))
         return embeddings
@@ -101,7 +103,9 @@ class HFEmbedding(BackendTarget, BaseEmbedding):
             if self.rate_limiter is not None:
                 for _ in range(math.ceil(len(texts) / self.embed_batch_size)):
                     await self.rate_limiter.async_acquire()
-            embeddings = await self._aget_text_embeddings(texts)
+            embeddings = await self.client.afeature_extraction(
+                [self.text_instruction + t for t in texts], show_progress=show_progress, **self._options()
+            )
             event.on_end(payload={EventPayload.CHUNKS: texts, EventPayload.EMBEDDINGS: embeddings})
         dispatcher.event(EmbeddingEndEvent(chunks=texts, embeddings=embeddings))
         return embeddings
