@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack
 
 from .. import _validation as check
+from ..cache import ResultCache, cache_key
 from ..errors import UnsupportedTaskError
 from ..ratelimit import RateLimit
 from ..retry import Retrier, RetryPolicy
@@ -155,6 +156,7 @@ class Backend(ABC):
         max_concurrency: embedding requests in flight at once.
         max_input_chars: the longest single text accepted (embeddings cut longer texts when ``truncate``).
         max_labels: the most candidate labels accepted by zero-shot classification.
+        cache: an opt-in :class:`~hfbridge.cache.ResultCache` for embeddings and classification results.
     """
 
     #: A short name used in logs and by the protocol server.
@@ -169,6 +171,7 @@ class Backend(ABC):
         max_concurrency: int = 4,
         max_input_chars: int = check.DEFAULT_MAX_INPUT_CHARS,
         max_labels: int = check.DEFAULT_MAX_LABELS,
+        cache: ResultCache | None = None,
     ) -> None:
         if batch_size < 1 or max_concurrency < 1:
             raise ValueError("batch_size and max_concurrency must be at least 1")
@@ -179,6 +182,37 @@ class Backend(ABC):
         self.max_input_chars = max_input_chars
         self.max_labels = max_labels
         self._retrier = Retrier(self.retry_policy, rate_limit)
+        self.cache = cache
+
+    # =================================================================================================== cache
+    def _cached(self, task: str, params: dict[str, Any], value: Any, compute: Callable[[], Any],
+                load: Callable[[Any], Any], dump: Callable[[Any], Any]) -> Any:  # fmt: skip
+        if self.cache is None:
+            return compute()
+        key = cache_key(self.name, self.model_id, task, params, value)
+        found = self.cache.get_many([key], task)
+        if key in found:
+            return load(found[key])
+        result = compute()
+        self.cache.put_many({key: dump(result)})
+        return result
+
+    async def _acached(self, task: str, params: dict[str, Any], value: Any, compute: Callable[[], Awaitable[Any]],
+                       load: Callable[[Any], Any], dump: Callable[[Any], Any]) -> Any:  # fmt: skip
+        if self.cache is None:
+            return await compute()
+        key = cache_key(self.name, self.model_id, task, params, value)
+        found = self.cache.get_many([key], task)
+        if key in found:
+            return load(found[key])
+        result = await compute()
+        self.cache.put_many({key: dump(result)})
+        return result
+
+    def _embedding_keys(self, texts: list[str], options: EmbeddingOptions) -> list[str]:
+        params = {"model": options.model, "normalize": options.normalize, "truncate": options.truncate,
+                  "prompt_name": options.prompt_name}  # fmt: skip
+        return [cache_key(self.name, self.model_id, "feature-extraction", params, text) for text in texts]
 
     # ================================================================================================ primitives
     # One request each. Sync ones are required; async defaults run the sync one in a worker thread, which is
@@ -311,16 +345,6 @@ class Backend(ABC):
             raise check.InvalidInputError("max_new_tokens must be at least 1")
         return GenerationRequest(prompt=prompt, stop=_stop_list(kwargs.pop("stop", None)), **kwargs)
 
-    def _embedding_batches(
-        self, texts: Any, options: EmbeddingOptions, batch_size: int | None = None
-    ) -> list[list[str]]:
-        truncate = options.truncate if options.truncate is not None else True
-        checked = check.check_texts(texts, max_chars=self.max_input_chars, truncate=truncate)
-        size = batch_size or self.batch_size
-        if size < 1:
-            raise check.InvalidInputError("batch_size must be at least 1")
-        return [checked[i : i + size] for i in range(0, len(checked), size)]
-
     # ================================================================================================ chat
     def chat_completion(self, messages: Sequence[Any], **options: Unpack[ChatOptions]) -> ChatCompletion:
         """OpenAI-compatible chat. ``messages`` are :class:`ChatMessage` objects or OpenAI dicts (not mutated).
@@ -398,19 +422,57 @@ class Backend(ABC):
         """Embed many texts: ``batch_size`` texts a request, ``max_concurrency`` requests in flight, in order.
 
         Each batch is retried on its own, so a transient failure costs one batch, not the job. Texts longer
-        than ``max_input_chars`` are cut when ``truncate`` is true (the default) and rejected otherwise.
+        than ``max_input_chars`` are cut when ``truncate`` is true (the default) and rejected otherwise. With a
+        cache, only texts not seen before are sent. ``show_progress`` draws a progress bar.
         """
+        resolved, checked = self._checked_embedding_input(texts, options)
+        if self.cache is None:
+            return self._embed_checked(checked, resolved, options)
+        keys = self._embedding_keys(checked, resolved)
+        found = self.cache.get_many(keys, "feature_extraction")
+        missing = [i for i, key in enumerate(keys) if key not in found]
+        if missing:
+            vectors = self._embed_checked([checked[i] for i in missing], resolved, options)
+            found.update(self._remember(keys, missing, vectors))
+        return [found[key] for key in keys]
+
+    async def afeature_extraction(self, texts: Sequence[str], **options: Unpack[EmbeddingKwargs]) -> list[list[float]]:
+        resolved, checked = self._checked_embedding_input(texts, options)
+        if self.cache is None:
+            return await self._aembed_checked(checked, resolved, options)
+        keys = self._embedding_keys(checked, resolved)
+        found = self.cache.get_many(keys, "feature_extraction")
+        missing = [i for i, key in enumerate(keys) if key not in found]
+        if missing:
+            vectors = await self._aembed_checked([checked[i] for i in missing], resolved, options)
+            found.update(self._remember(keys, missing, vectors))
+        return [found[key] for key in keys]
+
+    def _checked_embedding_input(self, texts: Any, options: EmbeddingKwargs) -> tuple[EmbeddingOptions, list[str]]:
         resolved = _embedding_options(options)
-        batches = self._embedding_batches(texts, resolved, options.get("batch_size"))
+        truncate = resolved.truncate if resolved.truncate is not None else True
+        return resolved, check.check_texts(texts, max_chars=self.max_input_chars, truncate=truncate)
+
+    def _batches(self, texts: list[str], batch_size: int | None) -> list[list[str]]:
+        size = batch_size or self.batch_size
+        if size < 1:
+            raise check.InvalidInputError("batch_size must be at least 1")
+        return [texts[i : i + size] for i in range(0, len(texts), size)]
+
+    def _embed_checked(
+        self, texts: list[str], resolved: EmbeddingOptions, options: EmbeddingKwargs
+    ) -> list[list[float]]:
+        batches = self._batches(texts, options.get("batch_size"))
         with _Progress(batches, options.get("show_progress", False)) as progress:
             results = self._map(
                 lambda batch: progress.done(batch, self._embed(batch, resolved)), batches, "feature_extraction"
             )
         return [vector for batch in results for vector in batch]
 
-    async def afeature_extraction(self, texts: Sequence[str], **options: Unpack[EmbeddingKwargs]) -> list[list[float]]:
-        resolved = _embedding_options(options)
-        batches = self._embedding_batches(texts, resolved, options.get("batch_size"))
+    async def _aembed_checked(
+        self, texts: list[str], resolved: EmbeddingOptions, options: EmbeddingKwargs
+    ) -> list[list[float]]:
+        batches = self._batches(texts, options.get("batch_size"))
 
         async def embed(batch: list[str]) -> list[list[float]]:
             return progress.done(batch, await self._aembed(batch, resolved))
@@ -419,19 +481,33 @@ class Backend(ABC):
             results = await self._amap(embed, batches, "feature_extraction")
         return [vector for batch in results for vector in batch]
 
+    def _remember(self, keys: list[str], missing: list[int], vectors: list[list[float]]) -> dict[str, Any]:
+        fresh = {keys[i]: vector for i, vector in zip(missing, vectors, strict=True)}
+        if self.cache is not None:
+            self.cache.put_many(fresh)
+        return fresh
+
     # ======================================================================================= classification
     def text_classification(
         self, text: str, *, top_k: int | None = None, model: str | None = None
     ) -> list[ClassificationLabel]:
         """Labels with scores, best first (sentiment with the default models)."""
         check.check_text(text, max_chars=self.max_input_chars)
-        return self._retrier.call(lambda: self._classify(text, top_k, model), "text_classification")
+        return self._cached(  # type: ignore[no-any-return]
+            "text-classification", {"top_k": top_k, "model": model}, text,
+            lambda: self._retrier.call(lambda: self._classify(text, top_k, model), "text_classification"),
+            _load_labels, _dump_models,
+        )  # fmt: skip
 
     async def atext_classification(
         self, text: str, *, top_k: int | None = None, model: str | None = None
     ) -> list[ClassificationLabel]:
         check.check_text(text, max_chars=self.max_input_chars)
-        return await self._retrier.acall(lambda: self._aclassify(text, top_k, model), "text_classification")
+        return await self._acached(  # type: ignore[no-any-return]
+            "text-classification", {"top_k": top_k, "model": model}, text,
+            lambda: self._retrier.acall(lambda: self._aclassify(text, top_k, model), "text_classification"),
+            _load_labels, _dump_models,
+        )  # fmt: skip
 
     def zero_shot_classification(
         self,
@@ -445,9 +521,15 @@ class Backend(ABC):
         """Rank ``labels`` for ``text``, best first. Scores sum to 1 unless ``multi_label``."""
         check.check_text(text, max_chars=self.max_input_chars)
         checked = check.check_labels(labels, max_labels=self.max_labels)
-        return self._retrier.call(
-            lambda: self._zero_shot(text, checked, multi_label, hypothesis_template, model), "zero_shot_classification"
-        )
+        params = {"labels": checked, "multi_label": multi_label, "template": hypothesis_template, "model": model}
+        return self._cached(  # type: ignore[no-any-return]
+            "zero-shot-classification", params, text,
+            lambda: self._retrier.call(
+                lambda: self._zero_shot(text, checked, multi_label, hypothesis_template, model),
+                "zero_shot_classification",
+            ),
+            _load_labels, _dump_models,
+        )  # fmt: skip
 
     async def azero_shot_classification(
         self,
@@ -460,19 +542,32 @@ class Backend(ABC):
     ) -> list[ClassificationLabel]:
         check.check_text(text, max_chars=self.max_input_chars)
         checked = check.check_labels(labels, max_labels=self.max_labels)
-        return await self._retrier.acall(
-            lambda: self._azero_shot(text, checked, multi_label, hypothesis_template, model),
-            "zero_shot_classification",
-        )
+        params = {"labels": checked, "multi_label": multi_label, "template": hypothesis_template, "model": model}
+        return await self._acached(  # type: ignore[no-any-return]
+            "zero-shot-classification", params, text,
+            lambda: self._retrier.acall(
+                lambda: self._azero_shot(text, checked, multi_label, hypothesis_template, model),
+                "zero_shot_classification",
+            ),
+            _load_labels, _dump_models,
+        )  # fmt: skip
 
     def token_classification(self, text: str, *, model: str | None = None) -> list[EntityGroup]:
         """Named entities, aggregated into groups (PER, ORG, LOC, MISC, ...) with character offsets."""
         check.check_text(text, max_chars=self.max_input_chars)
-        return self._retrier.call(lambda: self._ner(text, model), "token_classification")
+        return self._cached(  # type: ignore[no-any-return]
+            "token-classification", {"model": model}, text,
+            lambda: self._retrier.call(lambda: self._ner(text, model), "token_classification"),
+            _load_entities, _dump_models,
+        )  # fmt: skip
 
     async def atoken_classification(self, text: str, *, model: str | None = None) -> list[EntityGroup]:
         check.check_text(text, max_chars=self.max_input_chars)
-        return await self._retrier.acall(lambda: self._aner(text, model), "token_classification")
+        return await self._acached(  # type: ignore[no-any-return]
+            "token-classification", {"model": model}, text,
+            lambda: self._retrier.acall(lambda: self._aner(text, model), "token_classification"),
+            _load_entities, _dump_models,
+        )  # fmt: skip
 
     def sentence_similarity(self, source: str, sentences: Sequence[str], *, model: str | None = None) -> list[float]:
         """Cosine similarity of ``source`` to each of ``sentences``, in order."""
@@ -533,6 +628,18 @@ def _embedding_options(options: EmbeddingKwargs) -> EmbeddingOptions:
         truncate=options.get("truncate"),
         prompt_name=options.get("prompt_name"),
     )
+
+
+def _dump_models(items: list[Any]) -> list[dict[str, Any]]:
+    return [item.model_dump() for item in items]
+
+
+def _load_labels(raw: list[dict[str, Any]]) -> list[ClassificationLabel]:
+    return [ClassificationLabel(**item) for item in raw]
+
+
+def _load_entities(raw: list[dict[str, Any]]) -> list[EntityGroup]:
+    return [EntityGroup(**item) for item in raw]
 
 
 def _as_list(values: Any, what: str) -> list[Any]:
