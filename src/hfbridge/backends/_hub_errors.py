@@ -54,7 +54,9 @@ def _body(response: httpx2.Response) -> dict[str, Any]:
     return payload if isinstance(payload, dict) else {}
 
 
-def from_response(response: httpx2.Response, message: str | None, token: SecretStr | None) -> errors.HFBridgeError:
+def from_response(
+    response: httpx2.Response, message: str | None, token: SecretStr | None, wakes_on_503: bool = False
+) -> errors.HFBridgeError:
     status = response.status_code
     body = _body(response)
     server_message = body.get("error") if isinstance(body.get("error"), str) else message
@@ -78,7 +80,8 @@ def from_response(response: httpx2.Response, message: str | None, token: SecretS
         return errors.UnsupportedTaskError(text)
     if status == 429:
         return errors.RateLimitedError(text, retry_after=retry_after, **common)
-    if status == 503 and ("estimated_time" in body or "loading" in (server_message or "").lower()):
+    # A scaled-to-zero Inference Endpoint answers a bare 503 while it starts: that is loading, not an outage.
+    if status == 503 and (wakes_on_503 or "estimated_time" in body or "loading" in (server_message or "").lower()):
         estimated = body.get("estimated_time")
         return errors.ModelLoadingError(
             text, estimated_time=float(estimated) if estimated is not None else None, retry_after=retry_after, **common
@@ -98,18 +101,18 @@ def from_response(response: httpx2.Response, message: str | None, token: SecretS
     return error_class(text, **common)
 
 
-def translate(exc: BaseException, token: SecretStr | None) -> errors.HFBridgeError:
+def translate(exc: BaseException, token: SecretStr | None, wakes_on_503: bool = False) -> errors.HFBridgeError:
     """Map one exception from the client onto the typed hierarchy. Messages never contain the token."""
     if isinstance(exc, errors.HFBridgeError):
         return exc
     if isinstance(exc, (HubTimeoutError, httpx2.TimeoutException)):
         return errors.InferenceTimeoutError(f"no answer within the timeout: {redact(str(exc), token)}")
     if isinstance(exc, HfHubHTTPError) and exc.response is not None:
-        return from_response(exc.response, getattr(exc, "server_message", None), token)
+        return from_response(exc.response, getattr(exc, "server_message", None), token, wakes_on_503)
     if isinstance(exc, TextGenerationError):
         cause = exc.__cause__
         if isinstance(cause, HfHubHTTPError) and cause.response is not None:
-            return from_response(cause.response, str(exc), token)
+            return from_response(cause.response, str(exc), token, wakes_on_503)
         # An error event inside a 200 stream (TGI "error_type").
         message = redact(str(exc), token)
         if isinstance(exc, OverloadedError):

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
+import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
-from huggingface_hub import AsyncInferenceClient, InferenceClient
+from huggingface_hub import AsyncInferenceClient, InferenceClient, InferenceEndpoint
 from pydantic import SecretStr
 
 from .._secrets import is_hf_host, resolve_token
-from ..errors import ConfigurationError
+from ..errors import BackendUnavailableError, ConfigurationError, InferenceTimeoutError
 from ..ratelimit import RateLimit
 from ..retry import RetryPolicy
 from ..types import (
@@ -40,6 +42,8 @@ if TYPE_CHECKING:
 __all__ = ["HubBackend"]
 
 T = TypeVar("T")
+
+logger = logging.getLogger("hfbridge")
 
 DEFAULT_TIMEOUT = 60.0
 
@@ -68,6 +72,7 @@ class HubBackend(Backend):
             sent to Hugging Face hosts, an explicit one goes wherever ``base_url`` points.
         timeout: seconds to wait for an answer (always finite; per read while streaming).
         headers: extra HTTP headers. ``bill_to``: organisation billed for Inference Providers.
+        wakes_on_503: treat any 503 as "loading" (a scaled-to-zero Inference Endpoint starting up) and wait it out.
         task_models: the model used per task when a call names none, e.g.
             ``{"feature-extraction": "BAAI/bge-small-en-v1.5", "chat": "meta-llama/Llama-3.1-8B-Instruct"}``.
         retry, rate_limit, batch_size, max_concurrency, max_input_chars, max_labels: see :class:`Backend`.
@@ -86,6 +91,7 @@ class HubBackend(Backend):
         headers: dict[str, str] | None = None,
         bill_to: str | None = None,
         task_models: dict[str, str] | None = None,
+        wakes_on_503: bool = False,
         retry: RetryPolicy | None = None,
         rate_limit: RateLimit | None = None,
         batch_size: int = 32,
@@ -115,6 +121,7 @@ class HubBackend(Backend):
         self.timeout = float(timeout)
         self.bill_to = bill_to
         self.task_models = dict(task_models or {})
+        self.wakes_on_503 = wakes_on_503
         self._token, explicit = resolve_token(token)
         self._headers = dict(headers or {})
         if self._token is not None and base_url is not None and not explicit and not is_hf_host(base_url):
@@ -127,6 +134,52 @@ class HubBackend(Backend):
         self._async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncInferenceClient] = (
             weakref.WeakKeyDictionary()
         )
+
+    # ------------------------------------------------------------------------------------------- endpoints
+    @classmethod
+    def from_endpoint(
+        cls,
+        endpoint: str | InferenceEndpoint,
+        *,
+        namespace: str | None = None,
+        token: str | SecretStr | None = None,
+        wait: bool = True,
+        resume: bool = True,
+        timeout: float = 900.0,
+        refresh_every: float = 5.0,
+        show_progress: bool = True,
+        retry: RetryPolicy | None = None,
+        **kwargs: Any,
+    ) -> HubBackend:
+        """A backend on a dedicated Inference Endpoint, by name or ``InferenceEndpoint`` object.
+
+        Resolves the URL and token; resumes a paused endpoint (``resume=True``); waits until it is running, with a
+        progress display, at most ``timeout`` seconds (``InferenceTimeoutError`` after that). A scaled-to-zero
+        endpoint is used as it is: its 503 while it wakes up is treated as loading and retried until the endpoint
+        answers (the default retry policy allows ``timeout`` seconds for it).
+        """
+        from huggingface_hub import get_inference_endpoint
+
+        secret = token.get_secret_value() if isinstance(token, SecretStr) else token
+        if isinstance(endpoint, str):
+            try:
+                endpoint = get_inference_endpoint(endpoint, namespace=namespace, token=secret)
+            except Exception as exc:
+                raise translate(exc, SecretStr(secret) if secret else None) from None
+        if endpoint.status in ("failed", "updateFailed"):
+            raise BackendUnavailableError(f"Inference Endpoint {endpoint.name} is {endpoint.status}")
+        if endpoint.status == "paused":
+            if not resume:
+                raise ConfigurationError(f"Inference Endpoint {endpoint.name} is paused (pass resume=True)")
+            endpoint.resume()
+        if endpoint.status not in ("running", "scaledToZero") and wait:
+            _wait_until_running(endpoint, timeout, refresh_every, show_progress)
+        if endpoint.url is None:
+            raise BackendUnavailableError(f"Inference Endpoint {endpoint.name} has no URL yet ({endpoint.status})")
+        if secret is None:
+            secret = getattr(endpoint, "_token", None) if isinstance(getattr(endpoint, "_token", None), str) else None
+        policy = retry or RetryPolicy(max_attempts=100, deadline=timeout, max_retry_after=timeout, max_delay=15.0)
+        return cls(base_url=endpoint.url, token=secret, wakes_on_503=True, retry=policy, **kwargs)
 
     # ------------------------------------------------------------------------------------------- identity
     @property
@@ -156,6 +209,7 @@ class HubBackend(Backend):
                     "headers": self._headers,
                     "bill_to": self.bill_to,
                     "task_models": self.task_models,
+                    "wakes_on_503": self.wakes_on_503,
                     "retry": self.retry_policy,
                     "rate_limit": self.rate_limit,
                     "batch_size": self.batch_size,
@@ -214,13 +268,13 @@ class HubBackend(Backend):
         try:
             return fn()
         except Exception as exc:
-            raise translate(exc, self._token) from None
+            raise translate(exc, self._token, self.wakes_on_503) from None
 
     async def _acall(self, fn: Callable[[], Any]) -> Any:
         try:
             return await fn()
         except Exception as exc:
-            raise translate(exc, self._token) from None
+            raise translate(exc, self._token, self.wakes_on_503) from None
 
     def _chat_model(self, request_model: str | None) -> str | None:
         # Chat always names a model: the per-call one, the configured one, or none (the client sends its default).
@@ -273,7 +327,7 @@ class HubBackend(Backend):
                 for raw in self._call(lambda: iter(client.chat_completion(request.messages, **kwargs))):
                     yield parse_chat_chunk(raw)
             except Exception as exc:
-                raise translate(exc, self._token) from None
+                raise translate(exc, self._token, self.wakes_on_503) from None
             finally:
                 client.close()
 
@@ -294,7 +348,7 @@ class HubBackend(Backend):
                 async for raw in stream:
                     yield parse_chat_chunk(raw)
             except Exception as exc:
-                raise translate(exc, self._token) from None
+                raise translate(exc, self._token, self.wakes_on_503) from None
             finally:
                 await client.close()
 
@@ -334,7 +388,7 @@ class HubBackend(Backend):
                 for raw in self._call(lambda: iter(client.text_generation(request.prompt, **kwargs))):
                     yield parse_generation_chunk(raw)
             except Exception as exc:
-                raise translate(exc, self._token) from None
+                raise translate(exc, self._token, self.wakes_on_503) from None
             finally:
                 client.close()
 
@@ -355,7 +409,7 @@ class HubBackend(Backend):
                 async for raw in stream:
                     yield parse_generation_chunk(raw)
             except Exception as exc:
-                raise translate(exc, self._token) from None
+                raise translate(exc, self._token, self.wakes_on_503) from None
             finally:
                 await client.close()
 
@@ -472,6 +526,31 @@ class HubBackend(Backend):
     async def _atext_to_image(self, request: ImageRequest) -> Image:
         client = self._async_client()
         return await self._acall(lambda: client.text_to_image(request.prompt, **self._image_kwargs(request)))
+
+
+def _wait_until_running(endpoint: InferenceEndpoint, timeout: float, refresh_every: float, show_progress: bool) -> None:
+    started = time.monotonic()
+    bar: Any = None
+    if show_progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=None, desc=f"endpoint {endpoint.name}: {endpoint.status}", bar_format="{desc} [{elapsed}]")
+    try:
+        while endpoint.status != "running":
+            if endpoint.status in ("failed", "updateFailed"):
+                raise BackendUnavailableError(f"Inference Endpoint {endpoint.name} is {endpoint.status}")
+            if time.monotonic() - started > timeout:
+                raise InferenceTimeoutError(
+                    f"Inference Endpoint {endpoint.name} not running after {timeout:.0f} s (status: {endpoint.status})"
+                )
+            time.sleep(refresh_every)
+            endpoint.fetch()
+            logger.info("hfbridge: endpoint %s is %s", endpoint.name, endpoint.status)
+            if bar is not None:
+                bar.set_description_str(f"endpoint {endpoint.name}: {endpoint.status}")
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def _rebuild_hub(config: dict[str, Any]) -> HubBackend:

@@ -38,6 +38,7 @@ from .. import errors
 from ..backends.base import Backend
 from ..ratelimit import RateLimit
 from ..types import ChatCompletionChunk, TextGenerationChunk
+from .endpoints import EmulatedEndpoint, EndpointRegistry
 from .faults import Fault, FaultPlan
 
 logger = logging.getLogger("hfbridge.server")
@@ -53,6 +54,7 @@ _TASK_ALIASES = {
     "text-generation": "generate",
     "text-to-image": "image",
 }
+_ENDPOINT_FIELDS = {"status", "startup_fetches", "wake_requests", "task", "repository"}
 _ERROR_TYPES = {400: "validation", 422: "validation", 424: "generation", 429: "overloaded", 503: "unavailable"}
 
 
@@ -386,8 +388,48 @@ def create_app(
         return JSONResponse({"active": plan is not None, "stats": dict(plan.stats) if plan else {},
                              "rate_limit_refusals": refusals})  # fmt: skip
 
+    endpoints = EndpointRegistry()
+
+    async def endpoint_api(request: Request) -> Response:
+        namespace, name = request.path_params["namespace"], request.path_params["name"]
+        action = request.path_params.get("action")
+        if action == "resume":
+            current = endpoints.fetch(namespace, name)
+            if current is not None and current.status == "running":
+                return _error(400, f"Endpoint {name} is already running", "validation")
+            found = endpoints.resume(namespace, name)
+        elif action == "scale-to-zero":
+            found = endpoints.scale_to_zero(namespace, name)
+        else:
+            found = endpoints.fetch(namespace, name)
+        if found is None:
+            return _error(404, f"Endpoint {namespace}/{name} not found", "not_found")
+        return JSONResponse(found.raw(str(request.base_url)))
+
+    async def endpoint_control(request: Request) -> Response:
+        body = await request.json()
+        endpoints.put(EmulatedEndpoint(name=request.path_params["name"], namespace=request.path_params["namespace"],
+                                       **{k: v for k, v in body.items() if k in _ENDPOINT_FIELDS}))  # fmt: skip
+        return JSONResponse({"ok": True})
+
+    async def endpoint_task(request: Request, body: dict[str, Any], fault: Fault | None) -> Response:
+        state = endpoints.serve_request(request.path_params["name"])
+        if state == "waking":  # what a scaled-to-zero endpoint answers while it starts: a bare 503
+            return _error(503, "Service Unavailable", "unavailable")
+        if state != "ok":
+            return _error(404, "endpoint not found or not running", "not_found")
+        if request.url.path.endswith("/chat/completions"):
+            return await chat(request, body, fault)
+        return await dispatch(request, body, fault, None, wrap_generation=True)
+
     routes = [
         Route("/", endpoint(root), methods=["POST"]),
+        Route("/v2/endpoint/{namespace}/{name}", endpoint_api, methods=["GET"]),
+        Route("/v2/endpoint/{namespace}/{name}/{action}", endpoint_api, methods=["POST"]),
+        Route("/_hfbridge/endpoints/{namespace}/{name}", endpoint_control, methods=["PUT"]),
+        Route("/endpoints/{name}", endpoint(endpoint_task), methods=["POST"]),
+        Route("/endpoints/{name}/v1/chat/completions", endpoint(endpoint_task), methods=["POST"]),
+        Route("/endpoints/{name}/health", health, methods=["GET"]),
         Route("/generate", endpoint(fixed("generate")), methods=["POST"]),
         Route("/generate_stream", endpoint(generate_stream), methods=["POST"]),
         Route("/v1/chat/completions", endpoint(chat), methods=["POST"]),
@@ -407,6 +449,7 @@ def create_app(
     app.state.faults = faults
     app.state.backend = backend
     app.state.rate_limit = server_limit
+    app.state.endpoints = endpoints
     return app
 
 
