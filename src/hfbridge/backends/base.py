@@ -286,6 +286,15 @@ class Backend(ABC):
     async def _atext_to_image(self, request: ImageRequest) -> Image:
         return await asyncio.to_thread(self._text_to_image, request)
 
+    def check_chat_support(  # noqa: B027 - optional hook: most backends know nothing ahead
+        self, *, model: str | None = None, tools: bool = False, response_format: bool = False
+    ) -> None:
+        """Raise :class:`~hfbridge.errors.UnsupportedTaskError` now if chat with these features cannot work here.
+
+        Adapters call it when tools or a response format are bound, so a mismatch fails at set-up with a clear
+        message instead of as an HTTP 422 in the middle of an agent run. Backends that know nothing ahead accept.
+        """
+
     def close(self) -> None:  # noqa: B027 - optional hook: backends without resources need not override it
         """Release clients and models. The backend stays usable: they are re-created on the next call."""
 

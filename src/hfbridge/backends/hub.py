@@ -17,7 +17,13 @@ from huggingface_hub import AsyncInferenceClient, InferenceClient, InferenceEndp
 from pydantic import SecretStr
 
 from .._secrets import is_hf_host, resolve_token
-from ..errors import BackendUnavailableError, ConfigurationError, InferenceTimeoutError
+from ..errors import (
+    BackendUnavailableError,
+    ConfigurationError,
+    InferenceTimeoutError,
+    NotFoundError,
+    UnsupportedTaskError,
+)
 from ..ratelimit import RateLimit
 from ..retry import RetryPolicy
 from ..types import (
@@ -72,6 +78,7 @@ class HubBackend(Backend):
             sent to Hugging Face hosts, an explicit one goes wherever ``base_url`` points.
         timeout: seconds to wait for an answer (always finite; per read while streaming).
         headers: extra HTTP headers. ``bill_to``: organisation billed for Inference Providers.
+        hub_endpoint: the Hub API used to look up which providers serve a model (default: ``HF_ENDPOINT``).
         wakes_on_503: treat any 503 as "loading" (a scaled-to-zero Inference Endpoint starting up) and wait it out.
         task_models: the model used per task when a call names none, e.g.
             ``{"feature-extraction": "BAAI/bge-small-en-v1.5", "chat": "meta-llama/Llama-3.1-8B-Instruct"}``.
@@ -92,6 +99,7 @@ class HubBackend(Backend):
         bill_to: str | None = None,
         task_models: dict[str, str] | None = None,
         wakes_on_503: bool = False,
+        hub_endpoint: str | None = None,
         retry: RetryPolicy | None = None,
         rate_limit: RateLimit | None = None,
         batch_size: int = 32,
@@ -122,6 +130,8 @@ class HubBackend(Backend):
         self.bill_to = bill_to
         self.task_models = dict(task_models or {})
         self.wakes_on_503 = wakes_on_503
+        self.hub_endpoint = hub_endpoint
+        self._mappings: dict[str, list[Any] | None] = {}
         self._token, explicit = resolve_token(token)
         self._headers = dict(headers or {})
         if self._token is not None and base_url is not None and not explicit and not is_hf_host(base_url):
@@ -181,6 +191,59 @@ class HubBackend(Backend):
         policy = retry or RetryPolicy(max_attempts=100, deadline=timeout, max_retry_after=timeout, max_delay=15.0)
         return cls(base_url=endpoint.url, token=secret, wakes_on_503=True, retry=policy, **kwargs)
 
+    # ------------------------------------------------------------------------------------ provider support
+    def check_chat_support(
+        self, *, model: str | None = None, tools: bool = False, response_format: bool = False
+    ) -> None:
+        """Fail early when the chosen provider does not serve the model for chat (from the Hub's provider mapping).
+
+        huggingface_hub exposes, per model, which providers serve it, for which task and in which status; a
+        ``features`` entry (tool calling, structured output) is honoured when the Hub returns one. A URL backend, or a
+        mapping that cannot be fetched, is accepted: the check only refuses what it knows cannot work.
+        """
+        model_id = model or self.task_models.get("chat") or self.model
+        if self.base_url is not None or model_id is None:
+            return
+        mappings = self._provider_mappings(model_id)
+        if mappings is None:
+            return
+        provider = self.provider or "auto"
+        all_chat = [m for m in mappings if getattr(m, "task", None) == "conversational" and m.status != "error"]
+        served_by = sorted(str(m.provider) for m in all_chat)
+        chat = all_chat if provider == "auto" else [m for m in all_chat if m.provider == provider]
+        if not chat:
+            where = f"provider {provider!r}" if provider != "auto" else "any provider"
+            raise UnsupportedTaskError(
+                f"{model_id} is not served for chat by {where}; chat providers for it: {served_by or 'none'}"
+            )
+        wanted = {"toolCalling": tools, "structuredOutput": response_format}
+        for feature, needed in wanted.items():
+            features = getattr(chat[0], "features", None) or {}
+            if needed and features.get(feature) is False:
+                able = sorted(str(m.provider) for m in all_chat if (getattr(m, "features", None) or {}).get(feature))
+                raise UnsupportedTaskError(
+                    f"provider {chat[0].provider!r} does not support {feature} for {model_id}"
+                    + (f"; providers that do: {able} (pass provider=...)" if able else "")
+                )
+
+    def _provider_mappings(self, model_id: str) -> list[Any] | None:
+        if model_id not in self._mappings:
+            from huggingface_hub import HfApi
+
+            token = self._token.get_secret_value() if self._token is not None and self._send_token else None
+            try:
+                info = HfApi(endpoint=self.hub_endpoint, token=token or False).model_info(
+                    model_id, expand=["inferenceProviderMapping"]
+                )
+                self._mappings[model_id] = list(info.inference_provider_mapping or [])
+            except Exception as exc:
+                error = translate(exc, self._token)
+                if isinstance(error, NotFoundError):
+                    raise UnsupportedTaskError(f"model {model_id} not found on the Hub") from None
+                logger.debug("hfbridge: provider mapping of %s unavailable (%s); not checked", model_id, error)
+                self._mappings[model_id] = None
+        return self._mappings[model_id]
+
     # ------------------------------------------------------------------------------------------- identity
     @property
     def model_id(self) -> str:
@@ -210,6 +273,7 @@ class HubBackend(Backend):
                     "bill_to": self.bill_to,
                     "task_models": self.task_models,
                     "wakes_on_503": self.wakes_on_503,
+                    "hub_endpoint": self.hub_endpoint,
                     "retry": self.retry_policy,
                     "rate_limit": self.rate_limit,
                     "batch_size": self.batch_size,

@@ -203,6 +203,7 @@ class ChatHF(BackendFields, BaseChatModel):
         """Bind any number of tools. ``tool_choice``: ``"auto"``, ``"none"``, ``"required"``/``"any"``/``True``,
         a tool name, or an OpenAI ``{"type": "function", "function": {"name": ...}}`` dict."""
         formatted = [convert_to_openai_tool(tool, strict=strict) for tool in tools]
+        self.client.check_chat_support(model=self.model, tools=bool(formatted))
         if tool_choice is not None and tool_choice is not False:
             kwargs["tool_choice"] = _tool_choice(tool_choice, formatted)
         return super().bind(tools=formatted, **kwargs)
@@ -233,6 +234,7 @@ class ChatHF(BackendFields, BaseChatModel):
                 else JsonOutputKeyToolsParser(key_name=name, first_tool_only=True)
             )
         elif method == "json_schema":
+            self.client.check_chat_support(model=self.model, response_format=True)
             if schema is None:
                 raise ValueError("schema is required for method='json_schema'")
             json_schema = convert_to_json_schema(schema)
@@ -243,6 +245,7 @@ class ChatHF(BackendFields, BaseChatModel):
                 "kwargs": {"method": method, "strict": strict}, "schema": json_schema})  # fmt: skip
             parser = PydanticOutputParser(pydantic_object=schema) if is_pydantic else JsonOutputParser()  # type: ignore[arg-type]
         elif method == "json_mode":
+            self.client.check_chat_support(model=self.model, response_format=True)
             llm = self.bind(response_format={"type": "json_object"}, ls_structured_output_format={
                 "kwargs": {"method": method}, "schema": schema})  # fmt: skip
             parser = PydanticOutputParser(pydantic_object=schema) if is_pydantic else JsonOutputParser()  # type: ignore[arg-type]

@@ -177,6 +177,7 @@ class HFLLM(BackendTarget, FunctionCallingLLM):
         prepared: dict[str, Any] = {"messages": messages, **kwargs}
         specs = [tool.metadata.to_openai_tool() for tool in tools]
         if specs:
+            self.client.check_chat_support(model=self.model, tools=True)
             prepared["tools"] = specs
             prepared["tool_choice"] = _tool_choice(tool_choice, tool_required)
         return prepared

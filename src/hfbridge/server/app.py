@@ -422,8 +422,23 @@ def create_app(
             return await chat(request, body, fault)
         return await dispatch(request, body, fault, None, wrap_generation=True)
 
+    model_mappings: dict[str, Any] = {}
+
+    async def model_api(request: Request) -> Response:
+        """The Hub's model API, reduced to what provider routing reads: ``inferenceProviderMapping``."""
+        model = request.path_params["model_id"]
+        if model not in model_mappings:
+            return _error(404, f"Repository {model} not found", "not_found")
+        return JSONResponse({"id": model, "modelId": model, "inferenceProviderMapping": model_mappings[model]})
+
+    async def model_control(request: Request) -> Response:
+        model_mappings[request.path_params["model_id"]] = await request.json()
+        return JSONResponse({"ok": True})
+
     routes = [
         Route("/", endpoint(root), methods=["POST"]),
+        Route("/api/models/{model_id:path}", model_api, methods=["GET"]),
+        Route("/_hfbridge/models/{model_id:path}", model_control, methods=["PUT"]),
         Route("/v2/endpoint/{namespace}/{name}", endpoint_api, methods=["GET"]),
         Route("/v2/endpoint/{namespace}/{name}/{action}", endpoint_api, methods=["POST"]),
         Route("/_hfbridge/endpoints/{namespace}/{name}", endpoint_control, methods=["PUT"]),
