@@ -17,6 +17,7 @@ Models load lazily, once, thread-safely. Measured quality is in ``docs/local-mod
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -66,7 +67,9 @@ class LocalBackend(Backend):
     Args:
         chat_model: a packaged model id (default SmolLM2-135M-Instruct) or a path to any chat GGUF.
         n_ctx: context length of the chat model.
-        threads: CPU threads for each runtime (default: all cores, at most 4).
+        threads: CPU threads of the chat model (default: all cores, at most 4).
+        embedding_threads: ONNX threads per embedding batch. The default, 1, with ``max_concurrency`` batches in
+            flight (default: one per core), measured ~9% faster than one batch at a time on all cores.
         default_max_tokens: the cap on generated tokens when a call sets none (small models can loop).
         retry: defaults to no retry: in-process failures are not transient.
     """
@@ -79,22 +82,23 @@ class LocalBackend(Backend):
         chat_model: str = DEFAULT_CHAT_MODEL,
         n_ctx: int = 4096,
         threads: int | None = None,
+        embedding_threads: int = 1,
         default_max_tokens: int = 512,
         retry: RetryPolicy | None = None,
         rate_limit: RateLimit | None = None,
         batch_size: int = 64,
-        max_concurrency: int = 1,
+        max_concurrency: int | None = None,
         **limits: Any,
     ) -> None:
         super().__init__(
             retry=retry or NO_RETRY, rate_limit=rate_limit, batch_size=batch_size,
-            max_concurrency=max_concurrency, **limits,
+            max_concurrency=max_concurrency or max(1, os.cpu_count() or 1), **limits,
         )  # fmt: skip
         self.chat_model = chat_model
         self.default_max_tokens = default_max_tokens
         self.threads = threads
         self._llm = Lazy(lambda: LlamaEngine(chat_model, n_ctx=n_ctx, threads=threads), "chat", _INSTALL)
-        self._embedder = Lazy(lambda: MiniLMEmbedder(threads=threads), "embedding", _INSTALL)
+        self._embedder = Lazy(lambda: MiniLMEmbedder(threads=embedding_threads), "embedding", _INSTALL)
         self._sentiment = Lazy(VaderSentiment, "sentiment", _INSTALL)
         self._ner_model = Lazy(SpacyNER, "NER", _INSTALL)
         self._zero_shot_model = Lazy(
