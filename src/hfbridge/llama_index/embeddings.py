@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
@@ -72,22 +74,34 @@ class HFEmbedding(BackendTarget, BaseEmbedding):
     # ------------------------------------------------------------------------------- whole-list batching
     # BaseEmbedding sends one batch at a time; hand the backend the whole list instead so that its batches run
     # concurrently, keeping LlamaIndex's events, callbacks and rate_limiter (acquired once per request batch).
+    @contextmanager
+    def _embedding_event(self, texts: list[str]) -> Iterator[list[Embedding]]:
+        """LlamaIndex's instrumentation and callback events around one whole-list job; the caller fills the list."""
+        model_dict = self.to_payload()
+        dispatcher.event(EmbeddingStartEvent(model_dict=model_dict))
+        embeddings: list[Embedding] = []
+        with self.callback_manager.event(CBEventType.EMBEDDING, payload={EventPayload.SERIALIZED: model_dict}) as event:
+            yield embeddings
+            event.on_end(payload={EventPayload.CHUNKS: texts, EventPayload.EMBEDDINGS: embeddings})
+        dispatcher.event(EmbeddingEndEvent(chunks=texts, embeddings=embeddings))
+
+    def _request_batches(self, texts: list[str]) -> int:
+        return math.ceil(len(texts) / self.embed_batch_size)
+
     def get_text_embedding_batch(self, texts: list[str], show_progress: bool = False, **kwargs: Any) -> list[Embedding]:
         if self.embeddings_cache is not None:  # LlamaIndex's cache works per batch: let the base class drive it
             return super().get_text_embedding_batch(texts, show_progress=show_progress, **kwargs)
         if not texts:
             return []
-        model_dict = self.to_payload()
-        dispatcher.event(EmbeddingStartEvent(model_dict=model_dict))
-        with self.callback_manager.event(CBEventType.EMBEDDING, payload={EventPayload.SERIALIZED: model_dict}) as event:
+        with self._embedding_event(texts) as embeddings:
             if self.rate_limiter is not None:
-                for _ in range(math.ceil(len(texts) / self.embed_batch_size)):
+                for _ in range(self._request_batches(texts)):
                     self.rate_limiter.acquire()
-            embeddings = self.client.feature_extraction(
-                [self.text_instruction + t for t in texts], show_progress=show_progress, **self._options()
+            embeddings.extend(
+                self.client.feature_extraction(
+                    [self.text_instruction + t for t in texts], show_progress=show_progress, **self._options()
+                )
             )
-            event.on_end(payload={EventPayload.CHUNKS: texts, EventPayload.EMBEDDINGS: embeddings})
-        dispatcher.event(EmbeddingEndEvent(chunks=texts, embeddings=embeddings))
         return embeddings
 
     async def aget_text_embedding_batch(
@@ -97,15 +111,13 @@ class HFEmbedding(BackendTarget, BaseEmbedding):
             return await super().aget_text_embedding_batch(texts, show_progress=show_progress, **kwargs)
         if not texts:
             return []
-        model_dict = self.to_payload()
-        dispatcher.event(EmbeddingStartEvent(model_dict=model_dict))
-        with self.callback_manager.event(CBEventType.EMBEDDING, payload={EventPayload.SERIALIZED: model_dict}) as event:
+        with self._embedding_event(texts) as embeddings:
             if self.rate_limiter is not None:
-                for _ in range(math.ceil(len(texts) / self.embed_batch_size)):
+                for _ in range(self._request_batches(texts)):
                     await self.rate_limiter.async_acquire()
-            embeddings = await self.client.afeature_extraction(
-                [self.text_instruction + t for t in texts], show_progress=show_progress, **self._options()
+            embeddings.extend(
+                await self.client.afeature_extraction(
+                    [self.text_instruction + t for t in texts], show_progress=show_progress, **self._options()
+                )
             )
-            event.on_end(payload={EventPayload.CHUNKS: texts, EventPayload.EMBEDDINGS: embeddings})
-        dispatcher.event(EmbeddingEndEvent(chunks=texts, embeddings=embeddings))
         return embeddings
