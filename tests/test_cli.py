@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from hfbridge.cli import EXIT_BACKEND, EXIT_INPUT, main
+from hfbridge.cli import EXIT_BACKEND, EXIT_INPUT, EXIT_USAGE, main
 from hfbridge.server import Fault, FaultPlan, ServerThread, create_app
 
 
@@ -65,10 +65,10 @@ def test_exit_codes(runner: CliRunner, tmp_path: Path, local_backend: object) ->
     bad_input = runner.invoke(main, ["zero-shot", "text", "--labels", "a,a"])
     assert bad_input.exit_code == EXIT_INPUT and "InvalidInputError" in bad_input.stderr
     missing = runner.invoke(main, ["embed", str(tmp_path / "missing.jsonl")])
-    assert missing.exit_code == 2
+    assert missing.exit_code == EXIT_USAGE
     bad_field = tmp_path / "bad.jsonl"
     bad_field.write_text('{"body": "x"}\n')
-    assert runner.invoke(main, ["embed", str(bad_field)]).exit_code == 2
+    assert runner.invoke(main, ["embed", str(bad_field)]).exit_code == EXIT_USAGE
     plan = FaultPlan(script=[Fault.http_status(401, "bad token")])
     with ServerThread(create_app(local_backend, fault_plan=plan)) as server:  # type: ignore[arg-type]
         denied = runner.invoke(main, ["classify", "hi", "--backend", server.url])

@@ -44,12 +44,17 @@ class RateLimit:
         """Seconds between two requests at the steady rate."""
         return self.per / self.requests
 
+    def _refill(self) -> float:
+        """Add the tokens earned since the last update (call under the lock); return the current time."""
+        now = self.clock()
+        self._tokens = min(float(self.burst), self._tokens + (now - self._updated) / self.interval)
+        self._updated = now
+        return now
+
     def reserve(self) -> float:
         """Take one token now and return how long the caller must wait before sending."""
         with self._lock:
-            now = self.clock()
-            self._tokens = min(float(self.burst), self._tokens + (now - self._updated) / self.interval)
-            self._updated = now
+            self._refill()
             self._tokens -= 1.0
             if self._tokens >= 0:
                 return 0.0
@@ -63,9 +68,7 @@ class RateLimit:
         to a 429 every time network delay varies.
         """
         with self._lock:
-            now = self.clock()
-            self._tokens = min(float(self.burst), self._tokens + (now - self._updated) / self.interval)
-            self._updated = now
+            now = self._refill()
             self._tokens = min(self._tokens, 1.0 - seconds / self.interval)
             self._not_before = max(self._not_before, now + seconds)
 
@@ -74,11 +77,16 @@ class RateLimit:
         with self._lock:
             return max(0.0, self._not_before - self.clock())
 
-    def peek(self) -> float:
-        """How long a request arriving now would wait, without taking a token (servers refusing with 429 use it)."""
+    def try_take(self) -> float:
+        """Take a token if one is available now and return 0.0; else take nothing and return how long until one is
+        (a server refusing with 429 + Retry-After uses it). One step under the lock, so two callers cannot both
+        see the same last token."""
         with self._lock:
-            tokens = min(float(self.burst), self._tokens + (self.clock() - self._updated) / self.interval)
-            return 0.0 if tokens >= 1.0 else (1.0 - tokens) * self.interval
+            self._refill()
+            if self._tokens >= 1.0:
+                self._tokens -= 1.0
+                return 0.0
+            return (1.0 - self._tokens) * self.interval
 
     def acquire(self) -> float:
         """Block the calling thread until a request may be sent; return the time waited."""

@@ -9,7 +9,7 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
@@ -20,6 +20,7 @@ from .._secrets import is_hf_host, resolve_token
 from ..errors import (
     BackendUnavailableError,
     ConfigurationError,
+    HFBridgeError,
     InferenceTimeoutError,
     NotFoundError,
     UnsupportedTaskError,
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 __all__ = ["HubBackend"]
 
 T = TypeVar("T")
+C = TypeVar("C")
 
 logger = logging.getLogger("hfbridge")
 
@@ -328,17 +330,57 @@ class HubBackend(Backend):
         if client is not None:
             await client.close()
 
+    def _translate(self, exc: BaseException) -> HFBridgeError:
+        return translate(exc, self._token, self.wakes_on_503)
+
+    def _stream(self, start: Callable[[InferenceClient], Iterable[Any]], parse: Callable[[Any], C]) -> Iterator[C]:
+        # A client of its own per stream: closing it closes the HTTP response, whether the stream ends, breaks or
+        # is abandoned; the generator holds it, so it stays alive while the stream is iterated.
+        client = InferenceClient(**self._client_kwargs())
+
+        def generate() -> Iterator[C]:
+            try:
+                for raw in start(client):
+                    yield parse(raw)
+            except Exception as exc:
+                raise self._translate(exc) from None
+            finally:
+                client.close()
+
+        return generate()
+
+    async def _astream(
+        self, start: Callable[[AsyncInferenceClient], Awaitable[AsyncIterable[Any]]], parse: Callable[[Any], C]
+    ) -> AsyncIterator[C]:
+        client = AsyncInferenceClient(**self._client_kwargs())
+        try:
+            stream = await self._acall(lambda: start(client))
+        except BaseException:
+            await client.close()
+            raise
+
+        async def generate() -> AsyncIterator[C]:
+            try:
+                async for raw in stream:
+                    yield parse(raw)
+            except Exception as exc:
+                raise self._translate(exc) from None
+            finally:
+                await client.close()
+
+        return generate()
+
     def _call(self, fn: Callable[[], T]) -> T:
         try:
             return fn()
         except Exception as exc:
-            raise translate(exc, self._token, self.wakes_on_503) from None
+            raise self._translate(exc) from None
 
     async def _acall(self, fn: Callable[[], Any]) -> Any:
         try:
             return await fn()
         except Exception as exc:
-            raise translate(exc, self._token, self.wakes_on_503) from None
+            raise self._translate(exc) from None
 
     def _chat_model(self, request_model: str | None) -> str | None:
         # Chat always names a model: the per-call one, the configured one, or none (the client sends its default).
@@ -381,42 +423,12 @@ class HubBackend(Backend):
         return parse_chat_output(output)
 
     def _stream_chat(self, request: ChatRequest) -> Iterator[ChatCompletionChunk]:
-        # A client of its own per stream: closing it closes the HTTP response, whether the stream ends, breaks or
-        # is abandoned; the generator holds it, so it stays alive while the stream is iterated.
-        client = InferenceClient(**self._client_kwargs())
         kwargs = self._chat_kwargs(request, True)
-
-        def generate() -> Iterator[ChatCompletionChunk]:
-            try:
-                for raw in self._call(lambda: iter(client.chat_completion(request.messages, **kwargs))):
-                    yield parse_chat_chunk(raw)
-            except Exception as exc:
-                raise translate(exc, self._token, self.wakes_on_503) from None
-            finally:
-                client.close()
-
-        return generate()
+        return self._stream(lambda client: client.chat_completion(request.messages, **kwargs), parse_chat_chunk)
 
     async def _astream_chat(self, request: ChatRequest) -> AsyncIterator[ChatCompletionChunk]:
-        client = AsyncInferenceClient(**self._client_kwargs())
-        try:
-            stream = await self._acall(
-                lambda: client.chat_completion(request.messages, **self._chat_kwargs(request, True))
-            )
-        except BaseException:
-            await client.close()
-            raise
-
-        async def generate() -> AsyncIterator[ChatCompletionChunk]:
-            try:
-                async for raw in stream:
-                    yield parse_chat_chunk(raw)
-            except Exception as exc:
-                raise translate(exc, self._token, self.wakes_on_503) from None
-            finally:
-                await client.close()
-
-        return generate()
+        kwargs = self._chat_kwargs(request, True)
+        return await self._astream(lambda client: client.chat_completion(request.messages, **kwargs), parse_chat_chunk)
 
     # ------------------------------------------------------------------------------------- text generation
     def _generation_kwargs(self, request: GenerationRequest, stream: bool) -> dict[str, Any]:
@@ -444,40 +456,14 @@ class HubBackend(Backend):
         return parse_generation_output(output)
 
     def _stream_generate(self, request: GenerationRequest) -> Iterator[TextGenerationChunk]:
-        client = InferenceClient(**self._client_kwargs())
         kwargs = self._generation_kwargs(request, True)
-
-        def generate() -> Iterator[TextGenerationChunk]:
-            try:
-                for raw in self._call(lambda: iter(client.text_generation(request.prompt, **kwargs))):
-                    yield parse_generation_chunk(raw)
-            except Exception as exc:
-                raise translate(exc, self._token, self.wakes_on_503) from None
-            finally:
-                client.close()
-
-        return generate()
+        return self._stream(lambda client: client.text_generation(request.prompt, **kwargs), parse_generation_chunk)
 
     async def _astream_generate(self, request: GenerationRequest) -> AsyncIterator[TextGenerationChunk]:
-        client = AsyncInferenceClient(**self._client_kwargs())
-        try:
-            stream = await self._acall(
-                lambda: client.text_generation(request.prompt, **self._generation_kwargs(request, True))
-            )
-        except BaseException:
-            await client.close()
-            raise
-
-        async def generate() -> AsyncIterator[TextGenerationChunk]:
-            try:
-                async for raw in stream:
-                    yield parse_generation_chunk(raw)
-            except Exception as exc:
-                raise translate(exc, self._token, self.wakes_on_503) from None
-            finally:
-                await client.close()
-
-        return generate()
+        kwargs = self._generation_kwargs(request, True)
+        return await self._astream(
+            lambda client: client.text_generation(request.prompt, **kwargs), parse_generation_chunk
+        )
 
     # ------------------------------------------------------------------------------------------ embeddings
     def _embedding_kwargs(self, options: EmbeddingOptions) -> dict[str, Any]:

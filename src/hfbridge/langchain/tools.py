@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import tempfile
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +32,13 @@ def _validation_message(error: ValidationError) -> str:
     return f"Invalid tool input: {problems}. Fix the arguments and call the tool again."
 
 
-def _tool_error(error: HFBridgeError) -> ToolException:
-    return ToolException(f"{type(error).__name__}: {error}")
+@contextmanager
+def _readable_errors() -> Iterator[None]:
+    """hfbridge errors become ToolExceptions, which LangChain hands to the agent as the tool's output."""
+    try:
+        yield
+    except HFBridgeError as error:
+        raise ToolException(f"{type(error).__name__}: {error}") from error
 
 
 class _HFTool(BackendFields, BaseTool):
@@ -65,17 +71,13 @@ class TextClassificationTool(_HFTool):
     top_k: int | None = Field(default=None, description="Return only the k best labels.")
 
     def _run(self, text: str, run_manager: CallbackManagerForToolRun | None = None) -> str:
-        try:
+        with _readable_errors():
             labels = self.client.text_classification(text, top_k=self.top_k, model=self._model_override({}))
-        except HFBridgeError as error:
-            raise _tool_error(error) from error
         return json.dumps([label.model_dump() for label in labels])
 
     async def _arun(self, text: str, run_manager: AsyncCallbackManagerForToolRun | None = None) -> str:
-        try:
+        with _readable_errors():
             labels = await self.client.atext_classification(text, top_k=self.top_k, model=self._model_override({}))
-        except HFBridgeError as error:
-            raise _tool_error(error) from error
         return json.dumps([label.model_dump() for label in labels])
 
 
@@ -110,12 +112,10 @@ class ZeroShotClassificationTool(_HFTool):
         multi_label: bool = False,
         run_manager: CallbackManagerForToolRun | None = None,
     ) -> str:
-        try:
+        with _readable_errors():
             result = self.client.zero_shot_classification(
                 text, self._labels(labels), multi_label=multi_label, model=self._model_override({})
             )
-        except HFBridgeError as error:
-            raise _tool_error(error) from error
         return json.dumps([item.model_dump() for item in result])
 
     async def _arun(
@@ -125,12 +125,10 @@ class ZeroShotClassificationTool(_HFTool):
         multi_label: bool = False,
         run_manager: AsyncCallbackManagerForToolRun | None = None,
     ) -> str:
-        try:
+        with _readable_errors():
             result = await self.client.azero_shot_classification(
                 text, self._labels(labels), multi_label=multi_label, model=self._model_override({})
             )
-        except HFBridgeError as error:
-            raise _tool_error(error) from error
         return json.dumps([item.model_dump() for item in result])
 
 
@@ -159,10 +157,8 @@ class NERTool(_HFTool):
     def _run(
         self, text: str, entity_types: list[str] | None = None, run_manager: CallbackManagerForToolRun | None = None
     ) -> str:
-        try:
+        with _readable_errors():
             entities = self.client.token_classification(text, model=self._model_override({}))
-        except HFBridgeError as error:
-            raise _tool_error(error) from error
         return self._filtered(entities, entity_types)
 
     async def _arun(
@@ -171,10 +167,8 @@ class NERTool(_HFTool):
         entity_types: list[str] | None = None,
         run_manager: AsyncCallbackManagerForToolRun | None = None,
     ) -> str:
-        try:
+        with _readable_errors():
             entities = await self.client.atoken_classification(text, model=self._model_override({}))
-        except HFBridgeError as error:
-            raise _tool_error(error) from error
         return self._filtered(entities, entity_types)
 
 
@@ -209,10 +203,8 @@ class TextToImageTool(_HFTool):
         height: int | None = None,
         run_manager: CallbackManagerForToolRun | None = None,
     ) -> str:
-        try:
+        with _readable_errors():
             return self._save(self.client.text_to_image(prompt, **self._options(width, height)))
-        except HFBridgeError as error:
-            raise _tool_error(error) from error
 
     async def _arun(
         self,
@@ -221,10 +213,8 @@ class TextToImageTool(_HFTool):
         height: int | None = None,
         run_manager: AsyncCallbackManagerForToolRun | None = None,
     ) -> str:
-        try:
+        with _readable_errors():
             return self._save(await self.client.atext_to_image(prompt, **self._options(width, height)))
-        except HFBridgeError as error:
-            raise _tool_error(error) from error
 
 
 def hf_tools(

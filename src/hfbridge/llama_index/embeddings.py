@@ -66,10 +66,18 @@ class HFEmbedding(BackendTarget, BaseEmbedding):
         return (await self._aget_text_embeddings([text]))[0]
 
     def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
-        return self.client.feature_extraction([self.text_instruction + t for t in texts], **self._options())
+        return self._embed_texts(texts)
 
     async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
-        return await self.client.afeature_extraction([self.text_instruction + t for t in texts], **self._options())
+        return await self._aembed_texts(texts)
+
+    def _embed_texts(self, texts: list[str], show_progress: bool = False) -> list[Embedding]:
+        documents = [self.text_instruction + text for text in texts]
+        return self.client.feature_extraction(documents, show_progress=show_progress, **self._options())
+
+    async def _aembed_texts(self, texts: list[str], show_progress: bool = False) -> list[Embedding]:
+        documents = [self.text_instruction + text for text in texts]
+        return await self.client.afeature_extraction(documents, show_progress=show_progress, **self._options())
 
     # ------------------------------------------------------------------------------- whole-list batching
     # BaseEmbedding sends one batch at a time; hand the backend the whole list instead so that its batches run
@@ -97,11 +105,7 @@ class HFEmbedding(BackendTarget, BaseEmbedding):
             if self.rate_limiter is not None:
                 for _ in range(self._request_batches(texts)):
                     self.rate_limiter.acquire()
-            embeddings.extend(
-                self.client.feature_extraction(
-                    [self.text_instruction + t for t in texts], show_progress=show_progress, **self._options()
-                )
-            )
+            embeddings.extend(self._embed_texts(texts, show_progress))
         return embeddings
 
     async def aget_text_embedding_batch(
@@ -115,9 +119,5 @@ class HFEmbedding(BackendTarget, BaseEmbedding):
             if self.rate_limiter is not None:
                 for _ in range(self._request_batches(texts)):
                     await self.rate_limiter.async_acquire()
-            embeddings.extend(
-                await self.client.afeature_extraction(
-                    [self.text_instruction + t for t in texts], show_progress=show_progress, **self._options()
-                )
-            )
+            embeddings.extend(await self._aembed_texts(texts, show_progress))
         return embeddings

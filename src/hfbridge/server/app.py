@@ -482,9 +482,8 @@ class _ServerRateLimit:
         self.refused = 0
 
     def check(self) -> Response | None:
-        wait = self.limit.peek()
+        wait = self.limit.try_take()
         if wait <= 0:
-            self.limit.reserve()
             return None
         self.refused += 1
         return _error(429, "Rate limit reached. Please retry later.", "overloaded",

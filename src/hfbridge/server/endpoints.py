@@ -98,10 +98,6 @@ class EndpointRegistry:
                 endpoint.status = "scaledToZero"
             return endpoint
 
-    def by_name(self, name: str) -> EmulatedEndpoint | None:
-        with self._lock:
-            return next((e for e in self._endpoints.values() if e.name == name), None)
-
     def serve_request(self, name: str) -> str:
         """``ok``, ``waking`` (answer 503 now) or ``unavailable`` for a task request to endpoint ``name``."""
         with self._lock:
