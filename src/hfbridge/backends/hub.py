@@ -40,6 +40,7 @@ from ..types import (
     ToolCallDelta,
     Usage,
 )
+from . import _wire
 from ._hub_errors import translate
 from .base import Backend, ChatRequest, EmbeddingOptions, GenerationRequest, ImageRequest
 
@@ -412,23 +413,23 @@ class HubBackend(Backend):
 
     def _chat(self, request: ChatRequest) -> ChatCompletion:
         client = self._sync_client()
-        output = self._call(lambda: client.chat_completion(request.messages, **self._chat_kwargs(request, False)))
+        output = self._call(lambda: _wire.chat(client, request.messages, **self._chat_kwargs(request, False)))
         return parse_chat_output(output)
 
     async def _achat(self, request: ChatRequest) -> ChatCompletion:
         client = self._async_client()
-        output = await self._acall(
-            lambda: client.chat_completion(request.messages, **self._chat_kwargs(request, False))
-        )
+        output = await self._acall(lambda: _wire.achat(client, request.messages, **self._chat_kwargs(request, False)))
         return parse_chat_output(output)
 
     def _stream_chat(self, request: ChatRequest) -> Iterator[ChatCompletionChunk]:
         kwargs = self._chat_kwargs(request, True)
-        return self._stream(lambda client: client.chat_completion(request.messages, **kwargs), parse_chat_chunk)
+        return self._stream(lambda client: _wire.chat_stream(client, request.messages, **kwargs), parse_chat_chunk)
 
     async def _astream_chat(self, request: ChatRequest) -> AsyncIterator[ChatCompletionChunk]:
         kwargs = self._chat_kwargs(request, True)
-        return await self._astream(lambda client: client.chat_completion(request.messages, **kwargs), parse_chat_chunk)
+        return await self._astream(
+            lambda client: _wire.achat_stream(client, request.messages, **kwargs), parse_chat_chunk
+        )
 
     # ------------------------------------------------------------------------------------- text generation
     def _generation_kwargs(self, request: GenerationRequest, stream: bool) -> dict[str, Any]:
@@ -476,13 +477,13 @@ class HubBackend(Backend):
 
     def _embed(self, texts: list[str], options: EmbeddingOptions) -> list[list[float]]:
         client = self._sync_client()
-        array = self._call(lambda: client.feature_extraction(texts, **self._embedding_kwargs(options)))
-        return _as_vectors(array, len(texts))
+        output = self._call(lambda: _wire.embed(client, texts, **self._embedding_kwargs(options)))
+        return _as_vectors(output, len(texts))
 
     async def _aembed(self, texts: list[str], options: EmbeddingOptions) -> list[list[float]]:
         client = self._async_client()
-        array = await self._acall(lambda: client.feature_extraction(texts, **self._embedding_kwargs(options)))
-        return _as_vectors(array, len(texts))
+        output = await self._acall(lambda: _wire.aembed(client, texts, **self._embedding_kwargs(options)))
+        return _as_vectors(output, len(texts))
 
     # -------------------------------------------------------------------------------------- classification
     def _classify(self, text: str, top_k: int | None, model: str | None) -> list[ClassificationLabel]:
