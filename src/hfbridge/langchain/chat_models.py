@@ -20,6 +20,7 @@ from langchain_core.utils.function_calling import convert_to_json_schema, conver
 from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import BaseModel, Field
 
+from .._signatures import freeze_signatures
 from ..types import ChatCompletionChunk
 from ._config import BackendFields
 from ._convert import PROVIDER, to_ai_chunk, to_ai_message, to_openai
@@ -256,6 +257,9 @@ class ChatHF(BackendFields, BaseChatModel):
         parsed = RunnablePassthrough.assign(parsed=itemgetter("raw") | parser, parsing_error=lambda _: None)
         fallback = RunnablePassthrough.assign(parsed=lambda _: None)
         return RunnableMap(raw=llm) | parsed.with_fallbacks([fallback], exception_key="parsing_error")
+
+
+freeze_signatures(ChatHF, "_generate", "_agenerate")
 
 
 def _tool_choice(choice: dict[str, Any] | str | bool, tools: list[dict[str, Any]]) -> Any:

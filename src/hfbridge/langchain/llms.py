@@ -10,6 +10,7 @@ from langchain_core.language_models import BaseLLM
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
 from pydantic import Field
 
+from .._signatures import freeze_signatures
 from ..types import TextGeneration
 from ._config import BackendFields
 
@@ -114,3 +115,6 @@ class HFLLM(BackendFields, BaseLLM):
             if run_manager:
                 await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             yield chunk
+
+
+freeze_signatures(HFLLM, "_generate", "_agenerate")

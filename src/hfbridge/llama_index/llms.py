@@ -33,6 +33,7 @@ from llama_index.core.llms.utils import parse_partial_json
 from pydantic import Field
 
 from .._adapter_fields import BackendTarget
+from .._signatures import freeze_signatures
 from ..types import ChatCompletionChunk, Usage
 from ._convert import to_chat_message, to_openai, usage_kwargs
 
@@ -224,6 +225,19 @@ def _tool_choice(tool_choice: str | dict[str, Any] | None, tool_required: bool) 
     if isinstance(tool_choice, dict) or tool_choice in ("auto", "none", "required"):
         return tool_choice
     return {"type": "function", "function": {"name": tool_choice}}
+
+
+freeze_signatures(
+    HFLLM,
+    "chat",
+    "achat",
+    "stream_chat",
+    "astream_chat",
+    "complete",
+    "acomplete",
+    "stream_complete",
+    "astream_complete",
+)
 
 
 class _StreamState:
