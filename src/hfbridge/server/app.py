@@ -29,6 +29,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -59,13 +60,9 @@ _ERROR_TYPES = {400: "validation", 422: "validation", 424: "generation", 429: "o
 
 
 class _JSON(JSONResponse):
-    """JSON with orjson when it is installed: embedding responses are megabytes of floats."""
+    """JSON with orjson: embedding responses are megabytes of floats."""
 
     def render(self, content: Any) -> bytes:
-        try:
-            import orjson
-        except ImportError:  # pragma: no cover - orjson ships with the [server] extra
-            return super().render(content)
         return orjson.dumps(content)
 
 
