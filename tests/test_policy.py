@@ -27,6 +27,15 @@ def test_retry_after_wins_and_is_jittered_upwards() -> None:
     assert wait is not None and 4.0 <= wait <= 5.0
 
 
+def test_server_wait_spread_narrows_with_each_refusal() -> None:
+    """Calls refused more often come back sooner after the same Retry-After: the oldest wins, nobody starves."""
+    policy = RetryPolicy(seed=2, max_attempts=20)
+    first = [policy.wait_for(RateLimitedError("x", retry_after=1.0), attempt=1) for _ in range(300)]
+    tenth = [policy.wait_for(RateLimitedError("x", retry_after=1.0), attempt=10) for _ in range(300)]
+    assert all(w is not None and 1.0 <= w <= 1.25 for w in first) and max(w for w in first if w) > 1.2
+    assert all(w is not None and 1.0 <= w <= 1.025 for w in tenth)
+
+
 def test_estimated_time_used_for_loading() -> None:
     policy = RetryPolicy(jitter=False)
     assert policy.wait_for(ModelLoadingError("x", estimated_time=7.5), attempt=1) == 7.5

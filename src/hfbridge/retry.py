@@ -5,7 +5,8 @@ HTTP: the backend translates whatever it caught into a typed error first. How lo
 
 1. ``Retry-After`` from the server (seconds or an HTTP date, already parsed into ``retry_after``);
 2. a 503 "model loading" body's ``estimated_time``;
-   (both spread by up to ``jitter_fraction`` more, and a 429's Retry-After also re-times the shared RateLimit);
+   (both spread by up to ``jitter_fraction / attempt`` more, and a 429's Retry-After also re-times the shared
+   RateLimit);
 3. exponential backoff with full jitter: ``uniform(0, min(max_delay, base_delay * 2 ** (attempt - 1)))``.
 
 A wait the server asks for that is longer than ``max_retry_after``, or that would end past ``deadline``, is not
@@ -48,8 +49,10 @@ class RetryPolicy:
             a longer one raises at once so the caller can decide.
         jitter: spread server-requested waits by up to +``jitter_fraction`` so that clients told the same
             Retry-After do not all return at the same instant (and collide again).
-        jitter_fraction: how far server-requested waits are spread (0.25: up to a quarter of the wait again;
-            wider spreads collide less but leave the server idle longer).
+        jitter_fraction: how far server-requested waits are spread after the first refusal (0.25: up to a
+            quarter of the wait again; wider spreads collide less but leave the server idle longer). After the
+            n-th refusal of the same call the spread is ``jitter_fraction / n``, which gives the calls that have
+            waited longest the first place when several are told the same Retry-After.
         seed: makes the jitter reproducible (tests, benchmarks).
     """
 
@@ -80,7 +83,9 @@ class RetryPolicy:
         if suggested is not None:
             if suggested > self.max_retry_after:
                 return None
-            spread = self._random.uniform(0, self.jitter_fraction * suggested) if self.jitter else 0.0
+            # The spread shrinks with each refusal (a quarter, an eighth, ...): among clients told to come back at
+            # the same time, those refused most often come back first, so nobody starves behind luckier ones.
+            spread = self._random.uniform(0, self.jitter_fraction * suggested / attempt) if self.jitter else 0.0
             return max(0.0, suggested + spread)
         step = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
         return self._random.uniform(0, step) if self.jitter else step
