@@ -7,6 +7,7 @@ import threading
 import time
 from typing import Any
 
+import httpx2
 import pytest
 import vcr
 from bench.soak import run_soak
@@ -72,6 +73,38 @@ def test_threads_and_tasks_share_one_backend_and_limiter(local_backend: LocalBac
     assert [o[0] for o in outcomes] == expected
     assert plan.stats["requests"] == 232
     assert elapsed >= (232 - 10) / 250 - 0.05, f"the shared limiter allows 250/s, took {elapsed:.2f}s"
+
+
+@pytest.mark.parametrize("adapter", ["langchain", "llama_index"])
+def test_adapter_requests_per_second_spaces_calls_under_the_server_limit(
+    local_backend: LocalBackend, adapter: str
+) -> None:
+    """The adapters' ``requests_per_second`` builds a shared client limiter: against a server allowing 20/s
+    (burst 1), 4 threads at 16/s are never refused, where the same job without it is refused and retries."""
+    from hfbridge.langchain import HFEmbeddings
+    from hfbridge.llama_index import HFEmbedding
+
+    texts = [f"rate limited text {i}" for i in range(12)]
+
+    def refusals(**fields: Any) -> int:
+        with ServerThread(create_app(local_backend, rate_limit=RateLimit(20, per=1.0, burst=1))) as server:
+            common = {"base_url": server.url, "max_concurrency": 4, "max_retries": 30, **fields}
+            if adapter == "langchain":
+                vectors = HFEmbeddings(batch_size=1, **common).embed_documents(texts)
+            else:
+                vectors = HFEmbedding(embed_batch_size=1, **common).get_text_embedding_batch(texts)
+            assert vectors == local_backend.feature_extraction(texts)  # every text, in order
+            return int(httpx2.get(f"{server.url}/_hfbridge/faults", timeout=5).json()["rate_limit_refusals"])
+
+    assert refusals() > 0
+    assert refusals(requests_per_second=16) == 0
+
+
+def test_requests_per_second_with_an_explicit_backend_is_refused(local_backend: LocalBackend) -> None:
+    from hfbridge.langchain import HFEmbeddings
+
+    with pytest.raises(ValueError, match="rate_limit="):
+        HFEmbeddings(backend=local_backend, requests_per_second=5)
 
 
 def test_unsupported_task_for_a_provider_fails_before_sending() -> None:
