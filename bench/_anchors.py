@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+import gc
+import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,3 +32,17 @@ def load() -> dict[str, Any]:
     except Exception as error:  # pragma: no cover
         found["llama-index HuggingFaceInferenceAPIEmbedding"] = error
     return found
+
+
+@contextmanager
+def quiet_asyncio() -> Iterator[None]:
+    """The llama-index anchor leaves failed tasks that each log a traceback when collected ("Task exception was
+    never retrieved"): collect them here, silently; the failure is reported in the table."""
+    asyncio_logger = logging.getLogger("asyncio")
+    level = asyncio_logger.level
+    asyncio_logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        gc.collect()
+        asyncio_logger.setLevel(level)

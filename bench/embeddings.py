@@ -7,11 +7,8 @@ ceiling.
 from __future__ import annotations
 
 import asyncio
-import gc
-import logging
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 from hfbridge.langchain import HFEmbeddings
@@ -35,20 +32,6 @@ def _run(texts: list[str], embed: Callable[[list[str]], list[list[float]]]) -> d
         for i in range(0, len(texts), max(1, len(texts) // 50))
     )
     return {"texts_per_s": len(texts) / seconds, "seconds": seconds, "status": "ok" if ordered else "WRONG ORDER"}
-
-
-@contextmanager
-def _quiet_asyncio() -> Iterator[None]:
-    """The llama-index anchor's failing sync path leaves tasks that each log a traceback when collected ("Task
-    exception was never retrieved"): collect them here, silently; the failure is in the table."""
-    asyncio_logger = logging.getLogger("asyncio")
-    level = asyncio_logger.level
-    asyncio_logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        gc.collect()
-        asyncio_logger.setLevel(level)
 
 
 def _raw_client(url: str, texts: list[str], batch: int, threads: int) -> list[list[float]]:
@@ -102,7 +85,7 @@ def run(
             if "langchain" in name:
                 rows.append({"client": name, **_run(corpus, client.embed_documents)})
                 continue
-            with _quiet_asyncio():
+            with _anchors.quiet_asyncio():
                 rows.append({"client": name + " (sync)", **_run(corpus, client.get_text_embedding_batch)})
                 del client
             # Its sync path calls asyncio.run per batch and breaks (#22744): give its async API a fair run too.

@@ -28,7 +28,7 @@ def run(requests: int = 100, per_second: float = 20.0) -> dict[str, Any]:
                 vectors = embed(url, texts)
                 status = "ok" if len(vectors) == requests else f"lost {requests - len(vectors)}"
             except Exception as error:
-                status = f"failed: {type(error).__name__}: {str(error)[:60]}"
+                status = f"failed: {type(error).__name__}: {str(error).splitlines()[0][:60]}"
             seconds = time.perf_counter() - started
             refused = stats(url)["rate_limit_refusals"]
         rows.append({"client": name, "seconds": seconds, "of_ideal": seconds / ideal, "status": status,
@@ -43,22 +43,29 @@ def run(requests: int = 100, per_second: float = 20.0) -> dict[str, Any]:
         lambda url, t: HubBackend(base_url=url, batch_size=1, max_concurrency=4, retry=retry,
                                   rate_limit=RateLimit(0.97 * per_second, per=1.0)).feature_extraction(t))  # fmt: skip
     job(
-        "hfbridge HFEmbeddings (LangChain), batch_size=1, max_retries=19",
+        f"hfbridge HFEmbeddings (LangChain), requests_per_second={0.97 * per_second:g}",
+        lambda url, t: HFEmbeddings(base_url=url, batch_size=1, max_concurrency=4, max_retries=19,
+                                    requests_per_second=0.97 * per_second).embed_documents(t),
+    )  # fmt: skip
+    job(
+        "hfbridge HFEmbeddings (LangChain), reacting to 429 only, max_retries=19",
         lambda url, t: HFEmbeddings(base_url=url, batch_size=1, max_concurrency=4, max_retries=19).embed_documents(t),
     )
-    for name, anchor in _anchors.load().items():
-        if isinstance(anchor, Exception):
-            rows.append({"client": name, "status": "not installed"})
-            continue
-        if "langchain" in name:
-            job(name, lambda url, t, a=anchor: a(model=url).embed_documents(t))
-        else:
-            job(name, lambda url, t, a=anchor: a(model_name=url).get_text_embedding_batch(t))
+    with _anchors.quiet_asyncio():
+        for name, anchor in _anchors.load().items():
+            if isinstance(anchor, Exception):
+                rows.append({"client": name, "status": "not installed"})
+                continue
+            if "langchain" in name:
+                job(name, lambda url, t, a=anchor: a(model=url).embed_documents(t))
+            else:
+                job(name, lambda url, t, a=anchor: a(model_name=url).get_text_embedding_batch(t))
     ours = [r for r in rows if r["client"].startswith("hfbridge")]
     for row in ours:
         row["met"] = row["status"] == "ok" and row["of_ideal"] <= 1.10
     # The target is for the recommended set-up (a client RateLimit a little under the server's, plus retries on
     # 429); purely reactive clients are shown for comparison and must still lose no call.
-    met = all(r["status"] == "ok" for r in ours) and any(r["met"] for r in ours if "RateLimit" in r["client"])
+    limited = [r for r in ours if "RateLimit" in r["client"] or "requests_per_second" in r["client"]]
+    met = all(r["status"] == "ok" for r in ours) and all(r["met"] for r in limited)
     return report("ratelimit", rows, {"requests": requests, "server_limit_per_s": per_second,
                                       "ideal_s": ideal, "target": "<=110% of ideal, 0 failed", "met": met})  # fmt: skip
