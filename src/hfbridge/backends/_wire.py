@@ -39,9 +39,11 @@ def _chat_request(client: Client, messages: list[dict[str, Any]], parameters: di
     helper = get_provider_helper(
         client.provider, task="conversational", model=model_id_or_url if is_url else payload_model
     )
+    # The client always sends "stream" (false unless streaming) and flattens extra_body into the payload.
+    extra_body = parameters.pop("extra_body", None) or {}
     return helper.prepare_request(
         inputs=messages,
-        parameters={"model": payload_model, **parameters},
+        parameters={"model": payload_model, "stream": False, **parameters, **extra_body},
         headers=client.headers,
         model=model_id_or_url,
         api_key=client.token,
