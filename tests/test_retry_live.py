@@ -262,3 +262,72 @@ def test_loading_error_carries_estimated_time(server: Any, faults: Any) -> None:
     with pytest.raises(ModelLoadingError) as caught:
         hub(server, retry=RetryPolicy(max_attempts=3, max_retry_after=10)).feature_extraction(["a"])
     assert caught.value.estimated_time == 30.0
+
+
+# --------------------------------------------------------------------------- many-input calls that fail part-way
+TEXTS = [f"partial job text {i}" for i in range(10)]
+
+
+def test_failed_embedding_job_keeps_what_was_finished(server: Any, faults: Any, local_backend: LocalBackend) -> None:
+    """Batches 0-1 succeed, batch 2 gets a 402 (never retried): the typed error carries the 4 finished vectors at
+    their positions, None for the rest, and no batch is started after the failure."""
+    expected = local_backend.feature_extraction(TEXTS)
+    plan = faults(None, None, Fault.http_status(402))
+    with pytest.raises(QuotaExceededError) as caught:
+        hub(server, batch_size=2, max_concurrency=1).feature_extraction(TEXTS)
+    assert plan.stats["requests"] == 3, "nothing is sent after a batch failed for good"
+    partial = caught.value.partial
+    assert partial is not None and len(partial) == len(TEXTS)
+    assert partial[:4] == expected[:4] and partial[4:] == [None] * 6
+
+
+async def test_failed_async_embedding_job_keeps_what_was_finished(
+    server: Any, faults: Any, local_backend: LocalBackend
+) -> None:
+    expected = local_backend.feature_extraction(TEXTS)
+    plan = faults(None, Fault.http_status(401))
+    backend = hub(server, batch_size=3, max_concurrency=1)
+    with pytest.raises(AuthenticationError) as caught:
+        await backend.afeature_extraction(TEXTS)
+    assert plan.stats["requests"] == 2
+    assert caught.value.partial == expected[:3] + [None] * 7
+    await backend.aclose()
+
+
+def test_concurrent_job_finishes_what_is_in_flight(server: Any, faults: Any, local_backend: LocalBackend) -> None:
+    """With batches in flight when one fails, those finish and are kept; unstarted ones are not sent."""
+    expected = local_backend.feature_extraction(TEXTS)
+    plan = faults(Fault.http_status(402))
+    with pytest.raises(QuotaExceededError) as caught:
+        hub(server, batch_size=1, max_concurrency=3).feature_extraction(TEXTS)
+    partial = caught.value.partial
+    assert partial is not None and len(partial) == len(TEXTS)
+    kept = [i for i, vector in enumerate(partial) if vector is not None]
+    assert all(partial[i] == expected[i] for i in kept)
+    assert plan.stats["requests"] < len(TEXTS), "texts not yet started when the failure came are not sent"
+    assert len(kept) == plan.stats["requests"] - 1, "every request sent, but the failed one, is kept"
+
+
+def test_a_cached_job_resumes_where_it_failed(server: Any, faults: Any, local_backend: LocalBackend) -> None:
+    from hfbridge.cache import MemoryCache
+
+    expected = local_backend.feature_extraction(TEXTS)
+    backend = hub(server, batch_size=2, max_concurrency=1, cache=MemoryCache())
+    backend.feature_extraction(TEXTS[:2])  # two texts are in the cache before the job
+    faults(None, None, Fault.http_status(402))
+    with pytest.raises(QuotaExceededError) as caught:
+        backend.feature_extraction(TEXTS)
+    assert caught.value.partial == expected[:6] + [None] * 4, "cache hits and finished batches, in place"
+    plan = faults()
+    assert backend.feature_extraction(TEXTS) == expected
+    assert plan.stats["requests"] == 2, "the re-run sends only the 4 texts that were never embedded"
+
+
+def test_generation_batch_failure_keeps_finished_generations(server: Any, faults: Any) -> None:
+    prompts = ["Once upon a time", "The weather today", "In the beginning"]
+    faults(None, Fault.http_status(400, "bad prompt"))
+    with pytest.raises(BadRequestError) as caught:
+        hub(server, max_concurrency=1).text_generation_batch(prompts, max_new_tokens=4)
+    partial = caught.value.partial
+    assert partial is not None and partial[0] is not None and partial[0].generated_text
+    assert partial[1:] == [None, None]

@@ -21,8 +21,11 @@ Every error that leaves hfbridge is one of these, whichever backend produced it:
     └── StreamInterruptedError        a stream broke after its first token; carries what was received
 
 Each `APIError` keeps `status_code`, `request_id` and `server_message`. `attempts` tells how many tries were
-made before the error was raised. No message, ``str`` or ``repr`` ever contains the token: messages are built
-from the server's answer and passed through :func:`hfbridge._secrets.redact`.
+made before the error was raised. An error raised by a call over many inputs (``feature_extraction``,
+``text_generation_batch``) carries ``partial``: the results that were completed, one per input in input order,
+``None`` where an input was not done; single calls leave it ``None``. No message, ``str`` or ``repr`` ever
+contains the token: messages are built from the server's answer and passed through
+:func:`hfbridge._secrets.redact`.
 """
 
 from __future__ import annotations
@@ -55,6 +58,8 @@ class HFBridgeError(Exception):
 
     #: Whether the retry policy may try the same request again.
     retryable: ClassVar[bool] = False
+    #: For calls over many inputs: each input's result, in input order, ``None`` where it was not done.
+    partial: list[Any] | None = None
 
     def __init__(self, message: str, *, attempts: int = 1) -> None:
         super().__init__(message)

@@ -13,12 +13,13 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack
 
 from .. import _validation as check
 from ..cache import ResultCache, cache_key
-from ..errors import UnsupportedTaskError
+from ..errors import HFBridgeError, UnsupportedTaskError
 from ..ratelimit import RateLimit
 from ..retry import Retrier, RetryPolicy
 from ..types import (
@@ -315,24 +316,51 @@ class Backend(ABC):
 
     # =============================================================================== concurrency of many calls
     def _map(self, call: Callable[[Item], Result], items: Sequence[Item], what: str) -> list[Result]:
-        """``call`` on every item, each retried on its own, ``max_concurrency`` in flight (threads), in order."""
+        """``call`` on every item, each retried on its own, ``max_concurrency`` in flight (threads), in order.
 
-        def run(item: Item) -> Result:
-            return self._retrier.call(lambda: call(item), what)
+        When an item fails for good, no further item is started (items in flight finish) and its error is raised
+        with ``partial``: every item's result by position, ``None`` for the failed and the unstarted ones.
+        """
+        failures: list[Exception] = []
+
+        def run(item: Item) -> Result | _Skipped:
+            if failures:
+                return _SKIPPED
+            try:
+                return self._retrier.call(lambda: call(item), what)
+            except Exception as error:
+                failures.append(error)
+                raise
 
         if len(items) == 1 or self.max_concurrency == 1:
-            return [run(item) for item in items]
-        with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(items))) as pool:
-            return list(pool.map(run, items))
+            outcomes: list[Any] = []
+            for item in items:
+                try:
+                    outcomes.append(run(item))
+                except Exception as error:
+                    outcomes.append(error)
+        else:
+            with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(items))) as pool:
+                futures = [pool.submit(run, item) for item in items]
+            outcomes = [future.exception() or future.result() for future in futures]
+        return _completed(outcomes, failures)
 
     async def _amap(self, call: Callable[[Item], Awaitable[Result]], items: Sequence[Item], what: str) -> list[Result]:
         semaphore = asyncio.Semaphore(self.max_concurrency)
+        failures: list[Exception] = []
 
-        async def run(item: Item) -> Result:
+        async def run(item: Item) -> Result | _Skipped:
             async with semaphore:
-                return await self._retrier.acall(lambda: call(item), what)
+                if failures:
+                    return _SKIPPED
+                try:
+                    return await self._retrier.acall(lambda: call(item), what)
+                except Exception as error:
+                    failures.append(error)
+                    raise
 
-        return list(await asyncio.gather(*(run(item) for item in items)))
+        outcomes = await asyncio.gather(*(run(item) for item in items), return_exceptions=True)
+        return _completed(list(outcomes), failures)
 
     # ===================================================================================== request building
     def _chat_request(self, messages: Any, **kwargs: Any) -> ChatRequest:
@@ -430,9 +458,12 @@ class Backend(ABC):
     def feature_extraction(self, texts: Sequence[str], **options: Unpack[EmbeddingKwargs]) -> list[list[float]]:
         """Embed many texts: ``batch_size`` texts a request, ``max_concurrency`` requests in flight, in order.
 
-        Each batch is retried on its own, so a transient failure costs one batch, not the job. Texts longer
-        than ``max_input_chars`` are cut when ``truncate`` is true (the default) and rejected otherwise. With a
-        cache, only texts not seen before are sent. ``show_progress`` draws a progress bar.
+        Each batch is retried on its own, so a transient failure costs one batch, not the job. A batch that fails
+        for good stops the job (no further batch is sent) and its typed error carries ``partial``: the vectors that
+        were finished, one per text, ``None`` for the others; with a cache they are kept, so a re-run sends only
+        the rest. Texts longer than ``max_input_chars`` are cut when ``truncate`` is true (the default) and
+        rejected otherwise. With a cache, only texts not seen before are sent. ``show_progress`` draws a
+        progress bar.
         """
         resolved, checked = self._checked_embedding_input(texts, options)
         if self.cache is None:
@@ -441,7 +472,11 @@ class Backend(ABC):
         found = self.cache.get_many(keys, "feature_extraction")
         missing = [i for i, key in enumerate(keys) if key not in found]
         if missing:
-            vectors = self._embed_checked([checked[i] for i in missing], resolved, options)
+            try:
+                vectors = self._embed_checked([checked[i] for i in missing], resolved, options)
+            except HFBridgeError as error:
+                self._keep_partial(keys, missing, found, error)
+                raise
             found.update(self._remember(keys, missing, vectors))
         return [found[key] for key in keys]
 
@@ -453,7 +488,11 @@ class Backend(ABC):
         found = self.cache.get_many(keys, "feature_extraction")
         missing = [i for i, key in enumerate(keys) if key not in found]
         if missing:
-            vectors = await self._aembed_checked([checked[i] for i in missing], resolved, options)
+            try:
+                vectors = await self._aembed_checked([checked[i] for i in missing], resolved, options)
+            except HFBridgeError as error:
+                self._keep_partial(keys, missing, found, error)
+                raise
             found.update(self._remember(keys, missing, vectors))
         return [found[key] for key in keys]
 
@@ -472,7 +511,7 @@ class Backend(ABC):
         self, texts: list[str], resolved: EmbeddingOptions, options: EmbeddingKwargs
     ) -> list[list[float]]:
         batches = self._batches(texts, options.get("batch_size"))
-        with _Progress(batches, options.get("show_progress", False)) as progress:
+        with _Progress(batches, options.get("show_progress", False)) as progress, _partial_per_text(batches):
             results = self._map(
                 lambda batch: progress.done(batch, self._embed(batch, resolved)), batches, "feature_extraction"
             )
@@ -486,7 +525,7 @@ class Backend(ABC):
         async def embed(batch: list[str]) -> list[list[float]]:
             return progress.done(batch, await self._aembed(batch, resolved))
 
-        with _Progress(batches, options.get("show_progress", False)) as progress:
+        with _Progress(batches, options.get("show_progress", False)) as progress, _partial_per_text(batches):
             results = await self._amap(embed, batches, "feature_extraction")
         return [vector for batch in results for vector in batch]
 
@@ -495,6 +534,15 @@ class Backend(ABC):
         if self.cache is not None:
             self.cache.put_many(fresh)
         return fresh
+
+    def _keep_partial(self, keys: list[str], missing: list[int], found: dict[str, Any], error: HFBridgeError) -> None:
+        """A job that failed part-way: cache what was finished (a re-run sends only the rest) and report it, with
+        the cache hits, at the caller's positions."""
+        if error.partial is None:
+            return
+        done = [(i, vector) for i, vector in zip(missing, error.partial, strict=True) if vector is not None]
+        found.update(self._remember(keys, [i for i, _ in done], [vector for _, vector in done]))
+        error.partial = [found.get(key) for key in keys]
 
     # ======================================================================================= classification
     def text_classification(
@@ -649,6 +697,41 @@ def _load_labels(raw: list[dict[str, Any]]) -> list[ClassificationLabel]:
 
 def _load_entities(raw: list[dict[str, Any]]) -> list[EntityGroup]:
     return [EntityGroup(**item) for item in raw]
+
+
+@contextmanager
+def _partial_per_text(batches: list[list[str]]) -> Iterator[None]:
+    """Turn a failed embedding job's per-batch ``partial`` into one entry per text."""
+    try:
+        yield
+    except HFBridgeError as error:
+        if error.partial is not None:
+            error.partial = [
+                vector
+                for batch, vectors in zip(batches, error.partial, strict=True)
+                for vector in (vectors if vectors is not None else [None] * len(batch))
+            ]
+        raise
+
+
+class _Skipped:
+    """An item not started because an earlier one failed for good."""
+
+
+_SKIPPED = _Skipped()
+
+
+def _completed(outcomes: list[Any], failures: list[Exception]) -> list[Any]:
+    """The results of a many-item call, or its first failure raised with ``partial`` (results by position)."""
+    if not failures:
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):  # not an Exception: KeyboardInterrupt in a worker, say
+                raise outcome
+        return outcomes
+    error = failures[0]
+    if isinstance(error, HFBridgeError):
+        error.partial = [None if isinstance(o, BaseException | _Skipped) else o for o in outcomes]
+    raise error
 
 
 def _as_list(values: Any, what: str) -> list[Any]:
