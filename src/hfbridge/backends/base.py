@@ -323,33 +323,25 @@ class Backend(ABC):
         """
         failures: list[Exception] = []
 
-        def run(item: Item) -> Result | _Skipped:
+        def run(item: Item) -> Result | Exception | _Skipped:
             if failures:
                 return _SKIPPED
             try:
                 return self._retrier.call(lambda: call(item), what)
             except Exception as error:
                 failures.append(error)
-                raise
+                return error
 
         if len(items) == 1 or self.max_concurrency == 1:
-            outcomes: list[Any] = []
-            for item in items:
-                try:
-                    outcomes.append(run(item))
-                except Exception as error:
-                    outcomes.append(error)
-        else:
-            with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(items))) as pool:
-                futures = [pool.submit(run, item) for item in items]
-            outcomes = [future.exception() or future.result() for future in futures]
-        return _completed(outcomes, failures)
+            return _completed([run(item) for item in items], failures)
+        with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(items))) as pool:
+            return _completed(list(pool.map(run, items)), failures)
 
     async def _amap(self, call: Callable[[Item], Awaitable[Result]], items: Sequence[Item], what: str) -> list[Result]:
         semaphore = asyncio.Semaphore(self.max_concurrency)
         failures: list[Exception] = []
 
-        async def run(item: Item) -> Result | _Skipped:
+        async def run(item: Item) -> Result | Exception | _Skipped:
             async with semaphore:
                 if failures:
                     return _SKIPPED
@@ -357,10 +349,9 @@ class Backend(ABC):
                     return await self._retrier.acall(lambda: call(item), what)
                 except Exception as error:
                     failures.append(error)
-                    raise
+                    return error
 
-        outcomes = await asyncio.gather(*(run(item) for item in items), return_exceptions=True)
-        return _completed(list(outcomes), failures)
+        return _completed(list(await asyncio.gather(*(run(item) for item in items))), failures)
 
     # ===================================================================================== request building
     def _chat_request(self, messages: Any, **kwargs: Any) -> ChatRequest:
@@ -724,13 +715,10 @@ _SKIPPED = _Skipped()
 def _completed(outcomes: list[Any], failures: list[Exception]) -> list[Any]:
     """The results of a many-item call, or its first failure raised with ``partial`` (results by position)."""
     if not failures:
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):  # not an Exception: KeyboardInterrupt in a worker, say
-                raise outcome
         return outcomes
     error = failures[0]
     if isinstance(error, HFBridgeError):
-        error.partial = [None if isinstance(o, BaseException | _Skipped) else o for o in outcomes]
+        error.partial = [None if isinstance(o, Exception | _Skipped) else o for o in outcomes]
     raise error
 
 
