@@ -22,7 +22,7 @@ from hfbridge import (
     UnsupportedTaskError,
 )
 from hfbridge.langchain import NERTool, TextClassificationTool, ZeroShotClassificationTool
-from hfbridge.server import FaultPlan, ServerThread, create_app
+from hfbridge.server import FaultPlan, ServerRateLimit, ServerThread, create_app
 
 pytestmark = pytest.mark.live_server
 
@@ -87,7 +87,7 @@ def test_adapter_requests_per_second_spaces_calls_under_the_server_limit(
     texts = [f"rate limited text {i}" for i in range(12)]
 
     def refusals(**fields: Any) -> int:
-        with ServerThread(create_app(local_backend, rate_limit=RateLimit(20, per=1.0, burst=1))) as server:
+        with ServerThread(create_app(local_backend, rate_limit=ServerRateLimit(20))) as server:
             common = {"base_url": server.url, "max_concurrency": 4, "max_retries": 30, **fields}
             if adapter == "langchain":
                 vectors = HFEmbeddings(batch_size=1, **common).embed_documents(texts)

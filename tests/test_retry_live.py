@@ -47,6 +47,9 @@ def server(local_backend: LocalBackend) -> Iterator[Any]:
 @pytest.fixture
 def faults(server: Any) -> Iterator[Any]:
     def install(*script: Fault | None, **kwargs: Any) -> FaultPlan:
+        # These tests check that the client honours Retry-After, so the server sends it (as decimal seconds, for
+        # short waits); the realistic default sends none.
+        kwargs.setdefault("retry_after_mode", "fractional")
         plan = FaultPlan(script=list(script), **kwargs)
         server.app.state.faults.plan = plan
         return plan

@@ -191,17 +191,28 @@ def ner(text: str | None, types: str | None, backend_spec: str, provider: str | 
 @click.option("--task", "default_task", default="embed", show_default=True,
               help="Task served on POST / when the body does not say (embed, classify, generate, ...).")  # fmt: skip
 @click.option("--faults", default=None, help='A fault plan as JSON, e.g. \'{"rates": {"rate_limited": 0.2}}\'.')
-def serve(host: str, port: int, backend_spec: str, provider: str | None, default_task: str, faults: str | None) -> None:
+@click.option("--rate-limit", "rate_limit", default=None, type=click.FloatRange(min=0, min_open=True),
+              help="Refuse requests beyond this many a second with 429 (burst 1).")  # fmt: skip
+@click.option("--retry-after", "retry_after", default="none", show_default=True,
+              type=click.Choice(["none", "seconds", "fractional"]),
+              help="How 429s (rate limit and injected) say when to retry: no header (as TGI, TEI and most providers), "
+                   "whole seconds, or fractional seconds.")  # fmt: skip
+def serve(host: str, port: int, backend_spec: str, provider: str | None, default_task: str, faults: str | None,
+          rate_limit: float | None, retry_after: str) -> None:  # fmt: skip
     """Serve a backend over the Hugging Face protocol (TGI, TEI, OpenAI chat, hf-inference routes)."""
     import uvicorn
 
-    from .server import FaultPlan, create_app
+    from .server import FaultPlan, ServerRateLimit, create_app
 
     try:
-        plan = FaultPlan.from_dict(json.loads(faults)) if faults else None
+        spec = json.loads(faults) if faults else None
+        if spec is not None and not isinstance(spec, dict):
+            raise ValueError("the fault plan must be a JSON object")
+        plan = FaultPlan.from_dict({"retry_after_mode": retry_after, **spec}) if spec is not None else None
     except (ValueError, TypeError) as exc:
         raise click.BadParameter(str(exc), param_hint="--faults") from exc
-    app = create_app(_backend(backend_spec, provider), fault_plan=plan, default_task=default_task)
+    limit = ServerRateLimit(rate_limit, retry_after_mode=retry_after) if rate_limit else None  # type: ignore[arg-type]
+    app = create_app(_backend(backend_spec, provider), fault_plan=plan, default_task=default_task, rate_limit=limit)
     click.echo(f"hfbridge: serving {backend_spec} on http://{host}:{port}", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
 

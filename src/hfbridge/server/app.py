@@ -37,10 +37,10 @@ from starlette.routing import Route
 
 from .. import errors
 from ..backends.base import Backend
-from ..ratelimit import RateLimit
 from ..types import ChatCompletionChunk, TextGenerationChunk
 from .endpoints import EmulatedEndpoint, EndpointRegistry
-from .faults import Fault, FaultPlan
+from .faults import Fault, FaultPlan, retry_after_header
+from .ratelimit import ServerRateLimit
 
 logger = logging.getLogger("hfbridge.server")
 
@@ -107,7 +107,7 @@ class _Faults:
         if fault is None:
             return None, None
         if fault.kind == "rate_limited":
-            headers = {"Retry-After": _seconds(fault.retry_after)} if fault.retry_after is not None else {}
+            headers = retry_after_header(fault.retry_after, self.plan.retry_after_mode)
             return _error(429, fault.message or "Rate limit reached. Please slow down.", "overloaded", headers), None
         if fault.kind == "loading":
             estimated = fault.estimated_time if fault.estimated_time is not None else 1.0
@@ -129,13 +129,6 @@ class _Faults:
         if fault.kind == "drop":
             return _Dropped(), None
         return None, fault  # midstream_error: the handler decides where it lands
-
-
-def _seconds(value: float | None) -> str:
-    # Retry-After is an integer in HTTP; keep fractions so tests can use short waits.
-    if value is None:
-        return "1"
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 class _QuietDrops(logging.Filter):
@@ -175,18 +168,18 @@ def create_app(
     latency: float = 0.0,
     max_concurrency: int | None = None,
     max_batch_size: int | None = None,
-    rate_limit: RateLimit | None = None,
+    rate_limit: ServerRateLimit | None = None,
 ) -> Starlette:
     """Serve ``backend`` over the Hugging Face wire protocol. ``app.state.faults.plan`` holds the fault plan.
 
     Deployment-like limits, for benchmarks and tests: ``latency`` seconds added to each task request (model time
     of a real server), ``max_concurrency`` requests processed at once (others queue, like a server's workers),
     ``max_batch_size`` texts per embedding request (TEI's ``max_client_batch_size``; more gets 413), and
-    ``rate_limit`` answered with 429 + ``Retry-After`` when exceeded (as Inference Providers do).
+    ``rate_limit``: requests beyond it are refused with 429 (with or without ``Retry-After``, as it says).
     """
     faults = _Faults(fault_plan)
     capacity = asyncio.Semaphore(max_concurrency) if max_concurrency else None
-    server_limit = _ServerRateLimit(rate_limit) if rate_limit is not None else None
+    server_limit = rate_limit
     uvicorn_errors = logging.getLogger("uvicorn.error")
     if _quiet_drops not in uvicorn_errors.filters:
         uvicorn_errors.addFilter(_quiet_drops)
@@ -201,10 +194,8 @@ def create_app(
                 return _error(400, "request body is not valid JSON", "validation")
             if not isinstance(body, dict):
                 return _error(422, "request body must be a JSON object", "validation")
-            if server_limit is not None:
-                refused = server_limit.check()
-                if refused is not None:
-                    return refused
+            if server_limit is not None and (wait := server_limit.take()) > 0:
+                return _error(429, "Rate limit reached. Please retry later.", "overloaded", server_limit.headers(wait))
             replacement, fault = await faults.before(request)
             if replacement is not None:
                 return replacement
@@ -469,22 +460,6 @@ async def _timed(response: Awaitable[Response], latency: float) -> Response:
     if latency > 0:
         await asyncio.sleep(latency)
     return await response
-
-
-class _ServerRateLimit:
-    """Refuse requests beyond the limit with 429 and the Retry-After a client should honour."""
-
-    def __init__(self, limit: RateLimit) -> None:
-        self.limit = limit
-        self.refused = 0
-
-    def check(self) -> Response | None:
-        wait = self.limit.try_take()
-        if wait <= 0:
-            return None
-        self.refused += 1
-        return _error(429, "Rate limit reached. Please retry later.", "overloaded",
-                      headers={"Retry-After": f"{wait:.3f}"})  # fmt: skip
 
 
 def _get(body: dict[str, Any], key: str) -> Any:
