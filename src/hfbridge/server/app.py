@@ -4,8 +4,9 @@ Routes (the real ``InferenceClient`` works against them unchanged):
 
 * TGI: ``POST /generate``, ``POST /generate_stream`` (``data:{json}`` events, no ``[DONE]``), ``GET /info``,
   ``GET /health``; ``POST /`` with a text-generation body answers list-wrapped, as TGI does.
-* OpenAI chat: ``POST /v1/chat/completions`` (and ``/models/{id}/v1/chat/completions``), streaming ends with
-  ``data: [DONE]``.
+* OpenAI-compatible: ``POST /v1/chat/completions`` (and ``/models/{id}/v1/chat/completions``; streams end with
+  ``data: [DONE]``), ``POST /v1/completions``, ``POST /v1/embeddings``, ``GET /v1/models`` (``openai.py``); their
+  errors have the OpenAI shape ``{"error": {"message", "type", "param", "code"}}``.
 * TEI: ``POST /embed``, ``/predict``, ``/rerank``, ``/similarity``.
 * hf-inference: ``POST /models/{model_id}`` and ``/models/{model_id}/pipeline/{task}``.
 * ``POST /`` and ``POST /models/{model_id}`` serve every task, dispatched on the body as the client sends it:
@@ -38,7 +39,10 @@ from starlette.routing import Route
 from .. import errors
 from ..backends.base import Backend
 from ..types import ChatCompletionChunk, TextGenerationChunk
+from . import openai
+from .context import ServerContext
 from .endpoints import EmulatedEndpoint, EndpointRegistry
+from .errors import Dialect, Kind, Refusal, error_response, refusal_from
 from .faults import Fault, FaultPlan, retry_after_header
 from .ratelimit import ServerRateLimit
 
@@ -99,8 +103,8 @@ class _Faults:
     def __init__(self, plan: FaultPlan | None) -> None:
         self.plan = plan
 
-    async def before(self, request: Request) -> tuple[Response | None, Fault | None]:
-        """Apply the fault for this request: a response to send instead, or a fault the handler must act on."""
+    async def before(self, request: Request) -> tuple[Refusal | Response | None, Fault | None]:
+        """Apply the fault for this request: an answer to send instead, or a fault the handler must act on."""
         if self.plan is None or not self.plan.applies_to(request.url.path):
             return None, None
         fault = self.plan.next_fault()
@@ -108,15 +112,16 @@ class _Faults:
             return None, None
         if fault.kind == "rate_limited":
             headers = retry_after_header(fault.retry_after, self.plan.retry_after_mode)
-            return _error(429, fault.message or "Rate limit reached. Please slow down.", "overloaded", headers), None
+            return Refusal("overloaded", fault.message or "Rate limit reached. Please slow down.", 429, headers), None
         if fault.kind == "loading":
             estimated = fault.estimated_time if fault.estimated_time is not None else 1.0
-            return _error(503, fault.message or "Model is currently loading", "unavailable",
-                          estimated_time=estimated), None  # fmt: skip
+            return Refusal("loading", fault.message or "Model is currently loading", 503,
+                           estimated_time=estimated), None  # fmt: skip
         if fault.kind == "server_error":
-            return _error(fault.status, fault.message or "Internal server error", "unknown"), None
+            return Refusal("internal", fault.message or "Internal server error", fault.status), None
         if fault.kind == "status":
-            return _error(fault.status, fault.message or f"injected HTTP {fault.status}"), None
+            return Refusal(_kind_of(fault.status), fault.message or f"injected HTTP {fault.status}",
+                           fault.status), None  # fmt: skip
         if fault.kind == "stall":
             # Hold the request, but let go as soon as the client gives up (as a real stuck upstream would not,
             # yet nothing is gained by keeping a task per abandoned request until shutdown).
@@ -129,6 +134,16 @@ class _Faults:
         if fault.kind == "drop":
             return _Dropped(), None
         return None, fault  # midstream_error: the handler decides where it lands
+
+
+def _kind_of(status: int) -> Kind:
+    if status == 429:
+        return "overloaded"
+    if status >= 500:
+        return "internal"
+    if status == 404:
+        return "not_found"
+    return "too_large" if status == 413 else "validation"
 
 
 class _QuietDrops(logging.Filter):
@@ -186,17 +201,35 @@ def create_app(
     served_model = model_id or backend.model_id
     default = _TASK_ALIASES.get(default_task, default_task)
 
-    def endpoint(handler: Callable[[Request, dict[str, Any], Fault | None], Awaitable[Response]]):  # type: ignore[no-untyped-def]
+    def endpoint(handler: Callable[[Request, dict[str, Any], Fault | None], Awaitable[Response]],  # type: ignore[no-untyped-def]
+                 dialect: Dialect | None = None):  # fmt: skip
+        """Wrap a task handler: body parsing, rate limit, faults, batch limit, capacity, latency, errors.
+
+        ``dialect`` None keeps the historical error bodies (``error_type`` on every error) until the routes that
+        use it move to their real server's dialect."""
+
+        def refuse(refusal: Refusal) -> Response:
+            if dialect is not None:
+                return error_response(refusal, dialect)
+            extra = {"estimated_time": refusal.estimated_time} if refusal.estimated_time is not None else {}
+            return _error(refusal.http_status, refusal.message, None if refusal.kind != "unsupported" else
+                          "unsupported", refusal.headers, **extra)  # fmt: skip
+
         async def run(request: Request) -> Response:
             try:
                 body = await request.json()
             except (json.JSONDecodeError, UnicodeDecodeError):
+                if dialect is not None:
+                    return refuse(Refusal("validation", "request body is not valid JSON"))
                 return _error(400, "request body is not valid JSON", "validation")
             if not isinstance(body, dict):
-                return _error(422, "request body must be a JSON object", "validation")
+                return refuse(Refusal("validation", "request body must be a JSON object"))
             if server_limit is not None and (wait := server_limit.take()) > 0:
-                return _error(429, "Rate limit reached. Please retry later.", "overloaded", server_limit.headers(wait))
+                return refuse(Refusal("overloaded", "Rate limit reached. Please retry later.",
+                                      headers=server_limit.headers(wait)))  # fmt: skip
             replacement, fault = await faults.before(request)
+            if isinstance(replacement, Refusal):
+                return refuse(replacement)
             if replacement is not None:
                 return replacement
             if max_batch_size is not None:
@@ -209,14 +242,34 @@ def create_app(
                     return await _timed(handler(request, body, fault), latency)
                 async with capacity:
                     return await _timed(handler(request, body, fault), latency)
-            except Exception as exc:  # every failure becomes an HF-style error body
+            except Exception as exc:  # every failure becomes an error body in the route's shape
+                if dialect is not None or isinstance(exc, Refusal):
+                    return refuse(refusal_from(exc))
                 return _from_exception(exc)
 
         return run
 
+    context = ServerContext.for_backend(backend, served_model, max_batch_size=max_batch_size)
+
+    async def openai_embeddings(request: Request, body: dict[str, Any], fault: Fault | None) -> Response:
+        if fault is not None:
+            raise Refusal("internal", "injected error")
+        return await openai.embeddings(context, body)
+
+    async def openai_completions(request: Request, body: dict[str, Any], fault: Fault | None) -> Response:
+        if fault is not None and not body.get("stream"):
+            raise Refusal("internal", "injected error")
+        return await openai.completions(context, body)
+
+    async def openai_models(request: Request) -> Response:
+        return openai.list_models(context)
+
     # ------------------------------------------------------------------------------------------ chat
     async def chat(request: Request, body: dict[str, Any], fault: Fault | None) -> Response:
         messages = _get(body, "messages")
+        if body.get("n") not in (None, 1):
+            raise Refusal("validation", f"n={body['n']!r} is not supported by this server: it returns one choice",
+                          param="n")  # fmt: skip
         kwargs = {
             key: body.get(key)
             for key in ("tools", "tool_choice", "response_format", "max_tokens", "temperature", "top_p", "stop", "seed")
@@ -227,7 +280,7 @@ def create_app(
         name = requested_model if requested_model not in (None, "dummy", "tgi") else served_model
         if not _get(body, "stream"):
             if fault is not None:
-                return _error(500, "injected error", "generation")
+                raise Refusal("internal", "injected error")
             result = await backend.achat_completion(messages, **kwargs)
             return JSONResponse(_chat_json(result, name))
         include_usage = bool((_get(body, "stream_options") or {}).get("include_usage"))
@@ -435,13 +488,16 @@ def create_app(
         Route("/endpoints/{name}/health", health, methods=["GET"]),
         Route("/generate", endpoint(fixed("generate")), methods=["POST"]),
         Route("/generate_stream", endpoint(generate_stream), methods=["POST"]),
-        Route("/v1/chat/completions", endpoint(chat), methods=["POST"]),
-        Route("/chat/completions", endpoint(chat), methods=["POST"]),
+        Route("/v1/chat/completions", endpoint(chat, "openai"), methods=["POST"]),
+        Route("/v1/embeddings", endpoint(openai_embeddings, "openai"), methods=["POST"]),
+        Route("/v1/completions", endpoint(openai_completions, "openai"), methods=["POST"]),
+        Route("/v1/models", openai_models, methods=["GET"]),
+        Route("/chat/completions", endpoint(chat, "openai"), methods=["POST"]),
         Route("/embed", endpoint(fixed("embed")), methods=["POST"]),
         Route("/predict", endpoint(fixed("classify")), methods=["POST"]),
         Route("/rerank", endpoint(fixed("rerank")), methods=["POST"]),
         Route("/similarity", endpoint(fixed("similarity")), methods=["POST"]),
-        Route("/models/{model_id:path}/v1/chat/completions", endpoint(chat), methods=["POST"]),
+        Route("/models/{model_id:path}/v1/chat/completions", endpoint(chat, "openai"), methods=["POST"]),
         Route("/models/{model_id:path}/pipeline/{task}", endpoint(model_route), methods=["POST"]),
         Route("/models/{model_id:path}", endpoint(model_route), methods=["POST"]),
         Route("/info", info, methods=["GET"]),
