@@ -740,18 +740,31 @@ _DONE = object()
 
 
 def _iterate_in_thread(iterator: Iterator[Any]) -> AsyncIterator[Any]:
-    """Drive a blocking iterator from a worker thread, one item at a time, without blocking the loop."""
+    """Drive a blocking iterator from a worker thread, one item at a time, without blocking the loop.
+
+    When the consumer stops (``aclose``, cancellation, garbage collection) the iterator is closed so the work behind
+    it stops. A cancelled task cannot await that close, and a ``next`` may still be running in a worker, so the close
+    runs in a thread of its own that first waits for that ``next`` to return (closing a running generator fails)."""
+    busy = threading.Lock()
+
+    def step() -> Any:
+        with busy:
+            return next(iterator, _DONE)
+
+    def close() -> None:
+        with busy:
+            closer = getattr(iterator, "close", None)
+            if closer is not None:
+                closer()
 
     async def generate() -> AsyncIterator[Any]:
         try:
             while True:
-                item = await asyncio.to_thread(next, iterator, _DONE)
+                item = await asyncio.to_thread(step)
                 if item is _DONE:
                     return
                 yield item
         finally:
-            close = getattr(iterator, "close", None)
-            if close is not None:
-                await asyncio.to_thread(close)
+            threading.Thread(target=close, name="hfbridge-stream-close", daemon=True).start()
 
     return generate()
