@@ -38,7 +38,7 @@ def test_short_soak_keeps_every_invariant(local_backend: LocalBackend) -> None:
 
 def test_threads_and_tasks_share_one_backend_and_limiter(local_backend: LocalBackend) -> None:
     plan = FaultPlan()
-    with ServerThread(create_app(local_backend, fault_plan=plan)) as server:
+    with ServerThread(create_app(local_backend, fault_plan=plan, task="text-classification")) as server:
         backend = HubBackend(base_url=server.url, rate_limit=RateLimit(250, per=1.0, burst=10),
                              retry=RetryPolicy(max_attempts=3))  # fmt: skip
         results: list[str] = []
@@ -80,14 +80,15 @@ def test_adapter_requests_per_second_spaces_calls_under_the_server_limit(
     local_backend: LocalBackend, adapter: str
 ) -> None:
     """The adapters' ``requests_per_second`` builds a shared client limiter: against a server allowing 20/s
-    (burst 1), 4 threads at 16/s are never refused, where the same job without it is refused and retries."""
+    (burst 2, so a request delayed on a loaded machine and one sent on time do not collide), 4 threads at 16/s are
+    never refused, where the same job without it is refused and retries."""
     from hfbridge.langchain import HFEmbeddings
     from hfbridge.llama_index import HFEmbedding
 
     texts = [f"rate limited text {i}" for i in range(12)]
 
     def refusals(**fields: Any) -> int:
-        with ServerThread(create_app(local_backend, rate_limit=ServerRateLimit(20))) as server:
+        with ServerThread(create_app(local_backend, rate_limit=ServerRateLimit(20, burst=2))) as server:
             common = {"base_url": server.url, "max_concurrency": 4, "max_retries": 30, **fields}
             if adapter == "langchain":
                 vectors = HFEmbeddings(batch_size=1, **common).embed_documents(texts)

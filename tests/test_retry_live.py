@@ -38,7 +38,9 @@ HELLO = [{"role": "user", "content": "Say hello."}]
 
 @pytest.fixture(scope="module")
 def server(local_backend: LocalBackend) -> Iterator[Any]:
-    app = create_app(local_backend)
+    # POST / runs text classification when the body does not say (it is the one ambiguous body here); batches
+    # of 40 texts are allowed.
+    app = create_app(local_backend, task="text-classification", max_batch_size=40)
     with ServerThread(app) as running:
         running.app = app
         yield running
@@ -51,11 +53,11 @@ def faults(server: Any) -> Iterator[Any]:
         # short waits); the realistic default sends none.
         kwargs.setdefault("retry_after_mode", "fractional")
         plan = FaultPlan(script=list(script), **kwargs)
-        server.app.state.faults.plan = plan
+        server.app.state.context.faults = plan
         return plan
 
     yield install
-    server.app.state.faults.plan = None
+    server.app.state.context.faults = None
 
 
 def hub(server: Any, **kwargs: Any) -> HubBackend:

@@ -182,14 +182,43 @@ def ner(text: str | None, types: str | None, backend_spec: str, provider: str | 
     click.echo(json.dumps([e.model_dump() for e in entities if wanted is None or e.entity_group in wanted]))
 
 
+def _model_task(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list[tuple[str, str]]:
+    from .server.tasks import canonical_task
+
+    pairs = []
+    for value in values:
+        model, sep, task = value.rpartition("=")
+        if not sep or not model or not task:
+            raise click.BadParameter(f"expected MODEL_ID=TASK, got {value!r}")
+        try:
+            pairs.append((model, canonical_task(task)))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from exc
+    return pairs
+
+
+def _task(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from .server.tasks import canonical_task
+
+    try:
+        return canonical_task(value) if value else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (loopback by default).")
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--backend", "backend_spec", default="local", show_default=True,
               help="'local', a URL, or a Hub model id.")  # fmt: skip
 @click.option("--provider", default=None, help="Inference Provider, for a Hub model id.")
-@click.option("--task", "default_task", default="embed", show_default=True,
-              help="Task served on POST / when the body does not say (embed, classify, generate, ...).")  # fmt: skip
+@click.option("--task", default=None, callback=_task,
+              help="Task of the served model: what POST / runs (feature-extraction, text-classification, "
+                   "token-classification, text-generation, ...). Without it, POST / runs only bodies whose shape "
+                   "names one task.")  # fmt: skip
+@click.option("--model-task", "model_tasks", multiple=True, callback=_model_task, metavar="MODEL_ID=TASK",
+              help="Serve MODEL_ID's TASK at /models/MODEL_ID (repeatable; a LocalBackend serves its own "
+                   "models).")  # fmt: skip
 @click.option("--faults", default=None, help='A fault plan as JSON, e.g. \'{"rates": {"rate_limited": 0.2}}\'.')
 @click.option("--rate-limit", "rate_limit", default=None, type=click.FloatRange(min=0, min_open=True),
               help="Refuse requests beyond this many a second with 429 (burst 1).")  # fmt: skip
@@ -197,12 +226,20 @@ def ner(text: str | None, types: str | None, backend_spec: str, provider: str | 
               type=click.Choice(["none", "seconds", "fractional"]),
               help="How 429s (rate limit and injected) say when to retry: no header (as TGI, TEI and most providers), "
                    "whole seconds, or fractional seconds.")  # fmt: skip
-def serve(host: str, port: int, backend_spec: str, provider: str | None, default_task: str, faults: str | None,
-          rate_limit: float | None, retry_after: str) -> None:  # fmt: skip
-    """Serve a backend over the Hugging Face protocol (TGI, TEI, OpenAI chat, hf-inference routes)."""
+@click.option("--max-batch-size", default=32, show_default=True, type=click.IntRange(min=1),
+              help="Texts per request (TEI's max_client_batch_size); more is refused with 413.")  # fmt: skip
+@click.option("--max-total-tokens", default=4096, show_default=True, type=click.IntRange(min=1),
+              help="Largest max_new_tokens / max_tokens accepted (422 above, as TGI).")  # fmt: skip
+@click.option("--allow-host", "allow_hosts", multiple=True,
+              help="Extra Host name to accept (loopback names always are; '*' accepts any).")  # fmt: skip
+def serve(host: str, port: int, backend_spec: str, provider: str | None, task: str | None,
+          model_tasks: list[tuple[str, str]], faults: str | None, rate_limit: float | None, retry_after: str,
+          max_batch_size: int, max_total_tokens: int, allow_hosts: tuple[str, ...]) -> None:  # fmt: skip
+    """Serve a backend over the TGI, TEI, OpenAI-compatible and hf-inference routes."""
     import uvicorn
 
-    from .server import FaultPlan, ServerRateLimit, create_app
+    from .server import FaultPlan, ServerLimits, ServerRateLimit, create_app
+    from .server.guard import LOOPBACK_HOSTS
 
     try:
         spec = json.loads(faults) if faults else None
@@ -212,9 +249,15 @@ def serve(host: str, port: int, backend_spec: str, provider: str | None, default
     except (ValueError, TypeError) as exc:
         raise click.BadParameter(str(exc), param_hint="--faults") from exc
     limit = ServerRateLimit(rate_limit, retry_after_mode=retry_after) if rate_limit else None  # type: ignore[arg-type]
-    app = create_app(_backend(backend_spec, provider), fault_plan=plan, default_task=default_task, rate_limit=limit)
+    hosts = [*LOOPBACK_HOSTS, *allow_hosts]
+    if host not in ("0.0.0.0", "::"):  # bound to every interface: only the names given with --allow-host
+        hosts.append(host)
+    limits = ServerLimits(max_client_batch_size=max_batch_size, max_total_tokens=max_total_tokens)
+    app = create_app(_backend(backend_spec, provider), task=task, model_tasks=model_tasks, fault_plan=plan,
+                     rate_limit=limit, limits=limits, allowed_hosts=hosts)  # fmt: skip
     click.echo(f"hfbridge: serving {backend_spec} on http://{host}:{port}", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # In-flight requests get 3 s after SIGTERM; their generations stop when the server lets go of them.
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3)
 
 
 @main.command()

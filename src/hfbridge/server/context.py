@@ -2,36 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from ..backends.base import Backend
+from .faults import FaultPlan
+from .limits import ServerLimits
+from .ratelimit import ServerRateLimit
+from .tasks import ModelTable
 
 __all__ = ["ServerContext"]
 
 
 @dataclass
 class ServerContext:
-    """The backend, the models it serves, and the limits a request is checked against.
-
-    ``model_id`` is the served model (what ``/info`` and OpenAI responses name); ``task_models`` maps a task to the
-    model that runs it when the backend runs several (``LocalBackend.models``).
-    """
+    """The backend, the models it serves, the limits and the faults. One per app (``app.state.context``)."""
 
     backend: Backend
-    model_id: str
-    task_models: dict[str, str] = field(default_factory=dict)
-    #: Texts per request (TEI's ``max_client_batch_size``); more is refused.
-    max_batch_size: int | None = None
-
-    @classmethod
-    def for_backend(cls, backend: Backend, model_id: str | None = None, **limits: int | None) -> ServerContext:
-        task_models = getattr(backend, "models", None)
-        return cls(backend, model_id or backend.model_id, dict(task_models) if isinstance(task_models, dict) else {},
-                   **limits)  # type: ignore[arg-type]  # fmt: skip
-
-    def model_for(self, task: str) -> str:
-        return self.task_models.get(task, self.model_id)
+    models: ModelTable
+    limits: ServerLimits = field(default_factory=ServerLimits)
+    #: The fault plan in force; ``PUT /_hfbridge/faults`` replaces it.
+    faults: FaultPlan | None = None
+    rate_limit: ServerRateLimit | None = None
+    #: Seconds added to each task request (a real server's model time), for benchmarks.
+    latency: float = 0.0
+    capacity: asyncio.Semaphore | None = None
 
     @property
-    def model_ids(self) -> list[str]:
-        return list(dict.fromkeys([self.model_id, *self.task_models.values()]))
+    def model_id(self) -> str:
+        """The served model: what ``/info`` and the OpenAI routes name."""
+        return self.models.served_model

@@ -34,7 +34,8 @@ Dialect = Literal["tgi", "tei", "hf", "openai"]
 #: What went wrong, independent of how a dialect spells it.
 Kind = Literal[
     "validation", "empty", "too_large", "not_found", "unsupported", "overloaded", "loading", "generation",
-    "incomplete", "backend", "unhealthy", "timeout", "unavailable", "internal",
+    "incomplete", "backend", "unhealthy", "timeout", "unavailable", "internal", "media_type", "request_timeout",
+    "forbidden",
 ]  # fmt: skip
 
 __all__ = ["Dialect", "Kind", "Refusal", "error_response", "refusal_from", "JSONBody"]
@@ -42,7 +43,7 @@ __all__ = ["Dialect", "Kind", "Refusal", "error_response", "refusal_from", "JSON
 _STATUS: dict[str, int] = {
     "validation": 422, "empty": 400, "too_large": 413, "not_found": 404, "unsupported": 400, "overloaded": 429,
     "loading": 503, "generation": 424, "incomplete": 500, "backend": 424, "unhealthy": 503, "timeout": 504,
-    "unavailable": 502, "internal": 500,
+    "unavailable": 502, "internal": 500, "media_type": 415, "request_timeout": 408, "forbidden": 403,
 }  # fmt: skip
 _TGI_TYPES = {
     "validation": "validation", "empty": "validation", "too_large": "validation", "overloaded": "overloaded",
@@ -52,13 +53,17 @@ _TEI_TYPES = {
     "validation": "Validation", "empty": "Empty", "too_large": "Validation", "not_found": "Validation",
     "unsupported": "Validation", "overloaded": "Overloaded", "generation": "Backend", "backend": "Backend",
     "incomplete": "Backend", "unhealthy": "Unhealthy", "loading": "Unhealthy", "timeout": "Backend",
-    "unavailable": "Backend", "internal": "Backend",
+    "unavailable": "Backend", "internal": "Backend", "media_type": "Validation", "request_timeout": "Validation",
+    "forbidden": "Validation",
 }  # fmt: skip
 _OPENAI_TYPES = {
     "validation": ("invalid_request_error", None), "empty": ("invalid_request_error", None),
     "too_large": ("invalid_request_error", "request_too_large"), "not_found": ("invalid_request_error", "not_found"),
     "unsupported": ("invalid_request_error", "unsupported"), "overloaded": ("rate_limit_error", "rate_limit_exceeded"),
     "loading": ("service_unavailable", "model_loading"),
+    "media_type": ("invalid_request_error", "unsupported_media_type"),
+    "request_timeout": ("invalid_request_error", "request_timeout"),
+    "forbidden": ("invalid_request_error", "forbidden"),
 }  # fmt: skip
 
 
