@@ -41,6 +41,8 @@ def server(local_backend: LocalBackend) -> Iterator[Any]:
     # POST / runs text classification when the body does not say (it is the one ambiguous body here); batches
     # of 40 texts are allowed.
     app = create_app(local_backend, task="text-classification", max_batch_size=40)
+    # Load the chat model now: these tests time retries with short timeouts, not the model's first load.
+    local_backend.chat_completion([{"role": "user", "content": "Hi"}], max_tokens=1)
     with ServerThread(app) as running:
         running.app = app
         yield running

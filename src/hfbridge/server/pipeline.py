@@ -67,11 +67,32 @@ def task_endpoint(ctx: ServerContext, handler: Handler, dialect: Dialect) -> Cal
 
 
 async def _run(handler: Handler, call: Call) -> Response:
+    """Run the handler, cancelled if the client goes away before it answers (a stream's own disconnect is noticed
+    by the streaming response): cancelling stops a stream's generation before its first token too."""
     if call.fault is not None and not getattr(handler, "streams", False):
         raise Refusal("internal", "injected error")  # a mid-stream fault on a route that never streams
+    work = asyncio.ensure_future(_answer(handler, call))
+    gone = asyncio.ensure_future(_disconnected(call.request))
+    try:
+        await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+    if work.done():
+        return work.result()
+    work.cancel()
+    return Response(status_code=499)  # nobody is listening; the status is for the access log
+
+
+async def _answer(handler: Handler, call: Call) -> Response:
     if call.ctx.latency > 0:
         await asyncio.sleep(call.ctx.latency)
     return await handler(call)
+
+
+async def _disconnected(request: Request) -> None:
+    # The body has been read: the next message the server sends is the disconnect.
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 async def read_json(request: Request, ctx: ServerContext) -> Any:
