@@ -41,13 +41,13 @@ def post(url: str, path: str, body: Any = None, **kwargs: Any) -> httpx2.Respons
         ("/v1/completions", {"prompt": "hi", "stop": 5}, "stop"),
         ("/embed", {"inputs": "x", "normalize": "yes"}, "normalize"),
         ("/rerank", {"query": "q", "texts": "not a list"}, "texts"),
-        ("/models/spacy/en_core_web_sm", {"inputs": ["a"], "parameters": {"aggregation_strategy": "simple"}},
-         "inputs"),
+        ("/models/{ner}", {"inputs": ["a"], "parameters": {"aggregation_strategy": "simple"}}, "inputs"),
         ("/", {"inputs": "x", "parameters": {"candidate_labels": "billing"}}, "candidate_labels"),
     ],
 )  # fmt: skip
-def test_wrong_types_are_422_naming_the_field(url: str, path: str, body: dict[str, Any], field: str) -> None:
-    response = post(url, path, body)
+def test_wrong_types_are_422_naming_the_field(url: str, local_backend: LocalBackend, path: str, body: dict[str, Any],
+                                              field: str) -> None:  # fmt: skip
+    response = post(url, path.format(ner=local_backend.models["token-classification"]), body)
     assert response.status_code == 422, response.text
     error = response.json()["error"]
     message = error["message"] if isinstance(error, dict) else error
