@@ -41,7 +41,7 @@ Kind = Literal[
 __all__ = ["Dialect", "Kind", "Refusal", "error_response", "refusal_from", "JSONBody"]
 
 _STATUS: dict[str, int] = {
-    "validation": 422, "empty": 400, "too_large": 413, "not_found": 404, "unsupported": 400, "overloaded": 429,
+    "validation": 422, "empty": 400, "too_large": 413, "not_found": 404, "unsupported": 501, "overloaded": 429,
     "loading": 503, "generation": 424, "incomplete": 500, "backend": 424, "unhealthy": 503, "timeout": 504,
     "unavailable": 502, "internal": 500, "media_type": 415, "request_timeout": 408, "forbidden": 403,
 }  # fmt: skip

@@ -144,7 +144,7 @@ class ModelTable:
                 return tasks[0]
             raise _ambiguous(self, f"/models/{model}")
         if wanted not in tasks:
-            raise Refusal("unsupported", f"Model {model} does not serve {wanted}; it serves {', '.join(tasks)}")
+            raise Refusal("validation", f"Model {model} does not serve {wanted}; it serves {', '.join(tasks)}", 400)
         return wanted
 
     def for_root(self, body: Mapping[str, Any], accept: str) -> str:
