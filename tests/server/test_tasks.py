@@ -119,3 +119,14 @@ def test_model_table_from_a_backend_and_a_mapping() -> None:
     assert table.for_model("org/ner", {"inputs": "x", "parameters": {}}, "") == "token-classification"
     with pytest.raises(ValueError, match="unknown task"):
         ModelTable.build("m", model_tasks=[("x", "summarisation")])
+
+
+def test_cli_checks_task_names() -> None:
+    from click.testing import CliRunner
+
+    from hfbridge.cli import main
+
+    bad_task = CliRunner().invoke(main, ["serve", "--task", "summarisation"])
+    assert bad_task.exit_code == 2 and "unknown task 'summarisation'" in bad_task.output
+    bad_pair = CliRunner().invoke(main, ["serve", "--model-task", "org/model"])
+    assert bad_pair.exit_code == 2 and "MODEL_ID=TASK" in bad_pair.output
