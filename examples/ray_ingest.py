@@ -36,11 +36,12 @@ def read_corpus(paths: Sequence[str]) -> Any:
     return ray.data.from_items(rows)
 
 
-def ingest(dataset: Any, writer: QdrantWriter, *, backend: str, workers: int = 2, batch_size: int = 32,
+def ingest(dataset: Any, writer: QdrantWriter, *, backend: str | list[str], workers: int = 2, batch_size: int = 32,
            requests_per_second: float | None = None, text_column: str = "text",
            source_column: str | None = None) -> IngestReport:  # fmt: skip
     """Embed ``dataset`` with ``workers`` actors and write it into ``writer``. ``requests_per_second`` is the
-    server's limit: each worker gets its share, so together they stay under it."""
+    server's limit: each worker gets its share, so together they stay under it (with several replicas, give the
+    limit of one replica: each worker's backend for it gets its share)."""
     options: dict[str, Any] = {}
     if requests_per_second:
         options["rate_limit"] = RateLimit(requests_per_second / workers, per=1.0)
@@ -51,7 +52,9 @@ def ingest(dataset: Any, writer: QdrantWriter, *, backend: str, workers: int = 2
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("inputs", nargs="*", help="JSONL files (globs allowed); default: the support documents")
-    parser.add_argument("--backend", default="local", help="'local', a URL (TEI, hfbridge serve), or a Hub model id")
+    parser.add_argument("--backend", action="append", default=None,
+                        help="'local', a URL (TEI, hfbridge serve), or a Hub model id; repeat it for several "
+                             "replicas, which each worker uses in turn")  # fmt: skip
     parser.add_argument("--workers", type=int, default=2, help="embedding actors, one backend each")
     parser.add_argument("--batch-size", type=int, default=32, help="rows per actor call and per Qdrant write")
     parser.add_argument("--requests-per-second", type=float, default=None, help="the server's limit, shared out")
@@ -74,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         source = args.source_column or (None if args.inputs else "source")
         with QdrantWriter(args.collection, path=None if args.qdrant_url else args.qdrant_path, url=args.qdrant_url,
                           api_key=os.environ.get("QDRANT_API_KEY")) as writer:  # fmt: skip
-            report = ingest(read_corpus(args.inputs), writer, backend=args.backend, workers=args.workers,
+            report = ingest(read_corpus(args.inputs), writer, backend=args.backend or "local", workers=args.workers,
                             batch_size=args.batch_size, requests_per_second=args.requests_per_second,
                             text_column=args.text_column, source_column=source)  # fmt: skip
     finally:

@@ -1,5 +1,5 @@
-"""Ingestion with Ray Data: a local Ray instance, 2 embedding actors (one hfbridge backend each), `hfbridge serve`
-refusing requests with 429, and an embedded Qdrant collection written by the driver.
+"""Ingestion with Ray Data: a local Ray instance, 2 embedding actors (one hfbridge backend per replica each), two
+`hfbridge serve` replicas (one refusing requests with 429), and an embedded Qdrant collection written by the driver.
 
 Every document must be stored exactly once under the id derived from its source and text, whichever actor
 embedded it and in whatever order; each stored vector must be the embedding of its own text; a second run over a
@@ -33,20 +33,30 @@ pytestmark = [pytest.mark.ray, pytest.mark.live_server, pytest.mark.filterwarnin
 REFUSALS = 3  # the server's first requests are refused with 429 + Retry-After; the workers must retry them
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[str]:
+def serve(*options: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    plan = {"script": [{"kind": "rate_limited", "status": 429, "retry_after": 0.5}] * REFUSALS}
     env = {**os.environ, "HF_HUB_DISABLE_TELEMETRY": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "hfbridge.cli", "serve", "--port", str(port),
-                                "--faults", json.dumps(plan)], env=env, stderr=subprocess.DEVNULL)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "hfbridge.cli", "serve", "--port", str(port), *options]
+    return subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL), f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def replicas() -> Iterator[list[str]]:
+    """Two `hfbridge serve` replicas; the first refuses its first requests with 429 + Retry-After."""
+    plan = {"script": [{"kind": "rate_limited", "status": 429, "retry_after": 0.5}] * REFUSALS}
+    servers = [serve("--faults", json.dumps(plan)), serve("--faults", "{}")]  # an empty plan counts requests
     try:
-        wait_until_healthy(url, timeout=60, process=process)
-        yield url
+        for process, url in servers:
+            wait_until_healthy(url, timeout=60, process=process)
+        yield [url for _, url in servers]
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        for process, _ in servers:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def stats(url: str) -> dict[str, int]:
+    return dict(httpx2.get(f"{url}/_hfbridge/faults", timeout=10).json()["stats"])
 
 
 @pytest.fixture(scope="module")
@@ -66,25 +76,26 @@ def corpus(count: int) -> list[dict[str, object]]:
 
 
 def test_two_workers_store_every_document_once(
-    served: str, ray_instance: None, tmp_path: Path, local_backend: LocalBackend
+    replicas: list[str], ray_instance: None, tmp_path: Path, local_backend: LocalBackend
 ) -> None:
     import ray.data
 
     first = corpus(200)
     with QdrantWriter("tickets", path=tmp_path / "qdrant") as writer:
-        report = ray_ingest.ingest(ray.data.from_items(first), writer, backend=served, workers=2, batch_size=16,
+        report = ray_ingest.ingest(ray.data.from_items(first), writer, backend=replicas, workers=2, batch_size=16,
                                    source_column="source")  # fmt: skip
         assert (report.written, report.already_stored, report.collection_size) == (200, 0, 200)
 
-        # The server saw the refusals, and the workers got through them: nothing was lost.
-        stats = httpx2.get(f"{served}/_hfbridge/faults", timeout=10).json()["stats"]
-        assert stats["rate_limited"] == REFUSALS and stats["ok"] >= math.ceil(200 / 16)
+        # Each worker sent its batches to both replicas in turn; the refusals were retried, and nothing was lost.
+        refusing, plain = stats(replicas[0]), stats(replicas[1])
+        assert refusing["rate_limited"] == REFUSALS and refusing["ok"] > 0 and plain["ok"] > 0
+        assert refusing["ok"] + plain["ok"] >= math.ceil(200 / 16)
 
         # A larger corpus in another order: only the 40 new documents are embedded.
         everything = corpus(240)
         shuffled = list(everything)
         random.Random(7).shuffle(shuffled)
-        again = ray_ingest.ingest(ray.data.from_items(shuffled), writer, backend=served, workers=2, batch_size=16,
+        again = ray_ingest.ingest(ray.data.from_items(shuffled), writer, backend=replicas, workers=2, batch_size=16,
                                   source_column="source")  # fmt: skip
         assert (again.written, again.already_stored, again.collection_size) == (40, 200, 240)
 

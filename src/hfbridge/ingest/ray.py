@@ -20,7 +20,8 @@ stream out (embedded Qdrant allows one process per folder; a Qdrant server takes
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +34,7 @@ __all__ = ["Embedder", "IngestReport", "embed_to_qdrant"]
 
 _INSTALL = "Ray ingestion needs the ray extra: pip install 'hfbridge[ray]'"
 
-BackendSource = str | Callable[[], Backend]
+BackendSource = str | Sequence[str] | Callable[..., Backend]
 
 
 def _ray_data() -> Any:
@@ -44,14 +45,18 @@ def _ray_data() -> Any:
     return ray.data
 
 
-def _build_backend(backend: BackendSource, options: dict[str, Any]) -> Backend:
+def _build_backends(backend: BackendSource, options: dict[str, Any]) -> list[Backend]:
     if isinstance(backend, str):
-        return backend_from_spec(backend, **options)
+        return [backend_from_spec(backend, **options)]
+    if isinstance(backend, Sequence):
+        if not backend or not all(isinstance(spec, str) for spec in backend):
+            raise ConfigurationError("backend= as a list needs one or more specs (URLs, 'local', Hub model ids)")
+        return [backend_from_spec(spec, **options) for spec in backend]
     if callable(backend):
         built = backend(**options)
         if not isinstance(built, Backend):
             raise ConfigurationError(f"the backend factory returned {type(built).__name__}, not a Backend")
-        return built
+        return [built]
     raise ConfigurationError("backend= is a spec ('local', a URL, a Hub model id) or a function returning a Backend")
 
 
@@ -59,9 +64,11 @@ class Embedder:
     """A Ray Data ``map_batches`` class: one backend per worker actor, a batch of rows in, ``id`` and
     ``embedding`` columns added.
 
-    ``backend`` is a spec (``"local"``, a URL, a Hub model id; built with ``backend_options``) or a picklable
-    function returning a :class:`~hfbridge.Backend`. Rows whose id is in ``skip`` (ids already stored) are dropped
-    before anything is sent; ``dimension`` gives the width of the embedding column when a whole batch is dropped.
+    ``backend`` is a spec (``"local"``, a URL, a Hub model id; built with ``backend_options``), a list of specs
+    (several replicas: the actor builds one backend for each and sends its batches to them in turn), or a
+    picklable function returning a :class:`~hfbridge.Backend`. Rows whose id is in ``skip`` (ids already stored)
+    are dropped before anything is sent; ``dimension`` gives the width of the embedding column when a whole batch
+    is dropped.
     """
 
     def __init__(
@@ -74,7 +81,8 @@ class Embedder:
         skip: frozenset[str] = frozenset(),
         dimension: int | None = None,
     ) -> None:
-        self.backend = _build_backend(backend, dict(backend_options or {}))
+        self.backends = _build_backends(backend, dict(backend_options or {}))
+        self._turn = os.getpid()  # actors start their round-robin at different replicas
         self.text_column = text_column
         self.source_column = source_column
         self.skip = skip
@@ -92,16 +100,19 @@ class Embedder:
             for text, source in zip(texts, sources, strict=True)
         ]
         keep = [i for i, point_id in enumerate(ids) if point_id not in self.skip]
-        vectors = self.backend.feature_extraction([texts[i] for i in keep]) if keep else []
+        vectors: list[list[float]] = []
+        if keep:
+            self._turn += 1
+            backend = self.backends[self._turn % len(self.backends)]
+            vectors = backend.feature_extraction([texts[i] for i in keep])
         width = len(vectors[0]) if vectors else (self.dimension or 0)
         out = {column: values[keep] for column, values in batch.items()}
         out["id"] = np.asarray([ids[i] for i in keep], dtype=object)
         out["embedding"] = np.asarray(vectors, dtype=np.float32).reshape(len(keep), width)
         return out
 
-    def __del__(self) -> None:  # the actor's connection pool goes with it
-        backend = getattr(self, "backend", None)
-        if backend is not None:
+    def __del__(self) -> None:  # the actor's connection pools go with it
+        for backend in getattr(self, "backends", []):
             backend.close()
 
 
