@@ -15,7 +15,9 @@ import random
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import pytest
@@ -59,6 +61,13 @@ def stats(url: str) -> dict[str, int]:
     return dict(httpx2.get(f"{url}/_hfbridge/faults", timeout=10).json()["stats"])
 
 
+def ingest(*args: Any, **kwargs: Any) -> Any:
+    """The example's ingest, failed after 5 minutes instead of hanging CI if Ray ever waits forever (a hang guard,
+    not a measurement: the job takes seconds)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(ray_ingest.ingest, *args, **kwargs).result(timeout=300)
+
+
 @pytest.fixture(scope="module")
 def ray_instance() -> Iterator[None]:
     import ray
@@ -82,7 +91,7 @@ def test_two_workers_store_every_document_once(
 
     first = corpus(200)
     with QdrantWriter("tickets", path=tmp_path / "qdrant") as writer:
-        report = ray_ingest.ingest(ray.data.from_items(first), writer, backend=replicas, workers=2, batch_size=16,
+        report = ingest(ray.data.from_items(first), writer, backend=replicas, workers=2, batch_size=16,
                                    source_column="source")  # fmt: skip
         assert (report.written, report.already_stored, report.collection_size) == (200, 0, 200)
 
@@ -95,7 +104,7 @@ def test_two_workers_store_every_document_once(
         everything = corpus(240)
         shuffled = list(everything)
         random.Random(7).shuffle(shuffled)
-        again = ray_ingest.ingest(ray.data.from_items(shuffled), writer, backend=replicas, workers=2, batch_size=16,
+        again = ingest(ray.data.from_items(shuffled), writer, backend=replicas, workers=2, batch_size=16,
                                   source_column="source")  # fmt: skip
         assert (again.written, again.already_stored, again.collection_size) == (40, 200, 240)
 
