@@ -17,7 +17,8 @@ import httpx2
 @contextmanager
 def served(**options: Any) -> Iterator[str]:
     """Start ``python -m bench._serve`` with ``options`` (create_app's limits, plus ``rate_limit_per_s`` and the
-    ``retry_after_mode`` of its 429s); yield its URL."""
+    ``retry_after_mode`` of its 429s, and ``deployment``: the keyword arguments of
+    :class:`bench.deployments.Deployment`); yield its URL."""
     from hfbridge.server import free_port, wait_until_healthy
 
     port = free_port()
@@ -52,7 +53,12 @@ def main() -> None:
     retry_after_mode = options.pop("retry_after_mode", "none")
     if "rate_limit_per_s" in options:
         options["rate_limit"] = ServerRateLimit(options.pop("rate_limit_per_s"), retry_after_mode=retry_after_mode)
+    deployment = options.pop("deployment", None)
     app = create_app(InstantBackend(tokens=tokens), **options)
+    if deployment is not None:  # slots, a bounded queue, a rate limit: see bench/deployments.py
+        from .deployments import Deployment
+
+        app = Deployment(app, **deployment)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="error")
 
 
