@@ -226,3 +226,15 @@ def test_a_stream_error_event_raises_the_clients_typed_error(wire: Wire) -> None
             for item in stream:
                 received.append(parse_chat_chunk(item).content)
         assert received == ["Hel"]
+
+
+def test_the_fence_notices_a_changed_internal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A huggingface_hub release whose ``_inner_post`` lost its ``stream`` parameter is caught at import: no internal
+    is used then (the contract tests run that public path: ``hub-public`` in tests/test_contract.py)."""
+
+    def changed(self: InferenceClient, request_parameters: object, *, streaming: bool = False) -> None: ...
+
+    assert _wire._check()[1] is None
+    monkeypatch.setattr(InferenceClient, "_inner_post", changed)
+    internals, reason = _wire._check()
+    assert internals == {} and reason is not None and "InferenceClient._inner_post" in reason
