@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from .. import _validation as check
@@ -42,7 +42,7 @@ def _stop_list(stop: str | Sequence[str] | None) -> list[str] | None:
 
 
 # ============================================================================================================ chat
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ChatRequest:
     messages: Sequence[Any]
     model: str | None = None
@@ -57,16 +57,14 @@ class ChatRequest:
 
 
 def _validate_chat(request: ChatRequest, limits: Limits) -> ChatRequest:
-    tools = check.normalize_tools(request.tools)
+    # In place: the request was built for this call by the generated method (and normalising twice changes nothing).
+    request.tools = tools = check.normalize_tools(request.tools)
     if request.max_tokens is not None and request.max_tokens < 1:
         raise check.InvalidInputError("max_tokens must be at least 1")
-    return replace(
-        request,
-        messages=check.normalize_messages(request.messages),
-        tools=tools,
-        tool_choice=check.normalize_tool_choice(request.tool_choice, tools),
-        stop=_stop_list(request.stop),
-    )
+    request.messages = check.normalize_messages(request.messages)
+    request.tool_choice = check.normalize_tool_choice(request.tool_choice, tools)
+    request.stop = _stop_list(request.stop)
+    return request
 
 
 def _chat_kwargs(request: ChatRequest, target: Any, stream: bool) -> dict[str, Any]:
@@ -187,7 +185,7 @@ CHAT: Task[ChatRequest, ChatCompletion] = Task(
 
 
 # ================================================================================================ text generation
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class GenerationRequest:
     prompt: str
     model: str | None = None
@@ -202,7 +200,8 @@ def _validate_generation(request: GenerationRequest, limits: Limits) -> Generati
     check.check_text(request.prompt, "prompt", max_chars=max(limits.max_input_chars, 1_000_000))
     if request.max_new_tokens is not None and request.max_new_tokens < 1:
         raise check.InvalidInputError("max_new_tokens must be at least 1")
-    return replace(request, stop=_stop_list(request.stop))
+    request.stop = _stop_list(request.stop)
+    return request
 
 
 def _generation_kwargs(request: GenerationRequest, target: Any, stream: bool) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from ._spec import HubCall, Limits, Serving, Task, ToolInfo
 __all__ = ["TEXT_TO_IMAGE", "ImageRequest"]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ImageRequest:
     prompt: str
     model: str | None = None

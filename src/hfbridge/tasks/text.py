@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
@@ -56,7 +56,7 @@ class TextInput(BaseModel):
 
 
 # ===================================================================================================== embeddings
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class EmbeddingRequest:
     texts: Sequence[str]
     model: str | None = None
@@ -72,7 +72,8 @@ def _validate_embedding(request: EmbeddingRequest, limits: Limits) -> EmbeddingR
     texts = check.check_texts(request.texts, max_chars=limits.max_input_chars, truncate=truncate)
     if request.batch_size is not None and request.batch_size < 1:
         raise check.InvalidInputError("batch_size must be at least 1")
-    return replace(request, texts=texts)
+    request.texts = texts
+    return request
 
 
 def as_vectors(array: Any, request: EmbeddingRequest) -> Results[list[float]]:
@@ -124,7 +125,7 @@ FEATURE_EXTRACTION: Task[EmbeddingRequest, Results[list[float]]] = Task(
 
 
 # ============================================================================================= sentence similarity
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class SimilarityRequest:
     source: str
     sentences: Sequence[str]
@@ -134,7 +135,8 @@ class SimilarityRequest:
 def _validate_similarity(request: SimilarityRequest, limits: Limits) -> SimilarityRequest:
     check.check_text(request.source, "source", max_chars=limits.max_input_chars)
     sentences = check.check_texts(request.sentences, "sentences", max_chars=limits.max_input_chars, truncate=False)
-    return replace(request, sentences=sentences)
+    request.sentences = sentences
+    return request
 
 
 SENTENCE_SIMILARITY: Task[SimilarityRequest, Results[float]] = Task(
@@ -159,7 +161,7 @@ SENTENCE_SIMILARITY: Task[SimilarityRequest, Results[float]] = Task(
 
 
 # =========================================================================================== text classification
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class TextClassificationRequest:
     text: str
     top_k: int | None = None
@@ -200,7 +202,7 @@ TEXT_CLASSIFICATION: Task[TextClassificationRequest, Results[ClassificationLabel
 
 
 # ===================================================================================================== zero-shot
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ZeroShotRequest:
     text: str
     labels: Sequence[str]
@@ -211,7 +213,8 @@ class ZeroShotRequest:
 
 def _validate_zero_shot(request: ZeroShotRequest, limits: Limits) -> ZeroShotRequest:
     check.check_text(request.text, max_chars=limits.max_input_chars)
-    return replace(request, labels=check.check_labels(request.labels, max_labels=limits.max_labels))
+    request.labels = check.check_labels(request.labels, max_labels=limits.max_labels)
+    return request
 
 
 class ZeroShotInput(TextInput):
@@ -257,7 +260,7 @@ ZERO_SHOT_CLASSIFICATION: Task[ZeroShotRequest, Results[ClassificationLabel]] = 
 
 
 # ============================================================================================ token classification
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class TokenClassificationRequest:
     text: str
     model: str | None = None
