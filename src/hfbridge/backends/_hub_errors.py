@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -56,9 +57,11 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:  # "nan" and "inf" parse as floats but are no wait
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -81,6 +84,7 @@ def from_response(
     body = _body(response)
     server_message = body.get("error") if isinstance(body.get("error"), str) else message
     request_id = response.headers.get("x-request-id") or response.headers.get("x-amzn-trace-id")
+    request_id = redact(request_id, token) if request_id else None  # a server may echo the Authorization header
     url = redact(str(response.request.url), token) if response.request is not None else None
     detail = redact(server_message or response.reason_phrase or "", token)
     hint = _HINTS.get(status)
@@ -101,9 +105,9 @@ def from_response(
     # A scaled-to-zero Inference Endpoint answers a bare 503 while it starts: that is loading, not an outage. A
     # model loading on hf-inference says so in its body ("estimated_time").
     if status == 503 and (wakes_on_503 or "estimated_time" in body):
-        estimated = body.get("estimated_time")
+        # The error keeps estimated_time only if it is a usable number of seconds (not "soon", NaN or negative).
         return errors.ModelLoadingError(
-            text, estimated_time=float(estimated) if estimated is not None else None, retry_after=retry_after, **common
+            text, estimated_time=body.get("estimated_time"), retry_after=retry_after, **common
         )
     error_class = _STATUS.get(status)
     if error_class is errors.UnsupportedTaskError:
@@ -135,6 +139,14 @@ def _generation(kind: Callable[[str], errors.HFBridgeError]) -> Mapper:
     return mapper
 
 
+def _timeout(exc: Exception, token: SecretStr | None, wakes: bool) -> errors.HFBridgeError:
+    # Timing out while connecting (or waiting for a pooled connection) means nothing was sent.
+    unsent = isinstance(exc.__cause__ or exc, (httpx2.ConnectTimeout, httpx2.PoolTimeout))
+    return errors.InferenceTimeoutError(
+        f"no answer within the timeout: {redact(str(exc), token)}", request_sent=not unsent
+    )
+
+
 def _unexpected(exc: Exception, token: SecretStr | None, wakes: bool) -> errors.HFBridgeError:
     return errors.APIError(f"unexpected response from the server: {redact(repr(exc), token)}")
 
@@ -142,9 +154,7 @@ def _unexpected(exc: Exception, token: SecretStr | None, wakes: bool) -> errors.
 #: The one type table: (what the client raised, how it becomes an hfbridge error); the first match wins.
 TABLE: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], Mapper], ...] = (
     (errors.HFBridgeError, lambda exc, token, wakes: exc),
-    ((HubTimeoutError, httpx2.TimeoutException),
-     lambda exc, token, wakes: errors.InferenceTimeoutError(
-         f"no answer within the timeout: {redact(str(exc), token)}")),
+    ((HubTimeoutError, httpx2.TimeoutException), _timeout),
     (HfHubHTTPError, _http),
     (OverloadedError, _generation(lambda message: errors.ServerError(f"server overloaded: {message}"))),
     (ValidationError, _generation(lambda message: errors.BadRequestError(f"invalid request: {message}",

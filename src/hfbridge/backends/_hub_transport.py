@@ -17,7 +17,8 @@ from urllib.parse import urlparse
 from huggingface_hub import AsyncInferenceClient, InferenceClient
 from pydantic import SecretStr
 
-from .._secrets import is_hf_host, resolve_token
+from .. import _settings as setting
+from .._secrets import is_hf_host, protect_logs, resolve_token
 from ..errors import APIError, ConfigurationError, HFBridgeError, UnsupportedTaskError
 from ..tasks import Task
 from . import _wire
@@ -60,19 +61,19 @@ class HubTransport(Transport):
         known = _wire.known_providers()
         if provider is not None and known is not None and provider not in known:
             raise ConfigurationError(f"unknown provider {provider!r}; known providers: {', '.join(sorted(known))}")
-        if timeout is None or timeout <= 0:
-            raise ConfigurationError("timeout must be a positive number of seconds (a request never waits forever)")
         self.model = model
         self.base_url = base_url
         self.provider = provider
-        self.timeout = float(timeout)
+        self.timeout = setting.seconds(timeout, "timeout (finite: a request never waits forever)")
         self.bill_to = bill_to
         self.task_models = dict(task_models or {})
         self.wakes_on_503 = wakes_on_503
         self.token, explicit = resolve_token(token)
+        self.explicit_token = explicit
         self.headers = dict(headers or {})
         # Never hand an implicitly found Hugging Face token to a third-party host.
         self.send_token = self.token is not None and (base_url is None or explicit or is_hf_host(base_url))
+        protect_logs()  # the HTTP client's loggers print request URLs, which may carry credentials
         self._client: InferenceClient | None = None
         self._client_lock = threading.Lock()
         self._async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncInferenceClient] = (
@@ -166,16 +167,20 @@ class HubTransport(Transport):
         try:
             raw = hub.send(self._sync_client(), request, self)
         except Exception as exc:
-            raise self._translate(exc) from None
-        return self._parse(hub.parse, raw, request)
+            error = self._translate(exc)
+        else:
+            return self._parse(hub.parse, raw, request)
+        raise error  # outside the handler: the client's exception (request headers) is not chained
 
     async def acall(self, task: AnyTask, request: Any) -> Any:
         hub = self._hub(task)
         try:
             raw = await hub.send(self._async_client(), request, self)
         except Exception as exc:
-            raise self._translate(exc) from None
-        return self._parse(hub.parse, raw, request)
+            error = self._translate(exc)
+        else:
+            return self._parse(hub.parse, raw, request)
+        raise error
 
     def stream(self, task: AnyTask, request: Any) -> Iterator[Any]:
         hub = self._hub(task)
@@ -186,34 +191,36 @@ class HubTransport(Transport):
             events = hub.open_stream(client, request, self)
         except Exception as exc:
             client.close()
-            raise self._translate(exc) from None
-        return self._chunks(client, events, hub.parse_chunk)
+            error = self._translate(exc)
+        else:
+            return self._chunks(client, events, hub.parse_chunk)
+        raise error
 
     def _chunks(self, client: InferenceClient, events: Any, parse: Any) -> Iterator[Any]:
+        error: HFBridgeError | None = None
         try:
-            for raw in events:
-                yield self._parse(parse, raw)
-        except HFBridgeError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc) from None
+            try:
+                for raw in events:
+                    yield self._parse(parse, raw)
+            except Exception as exc:
+                error = self._translate(exc)
+            if error is not None:
+                raise error  # outside the handler: the client's exception (request headers) is not chained
         finally:
             client.close()
 
     async def astream(self, task: AnyTask, request: Any) -> AsyncIterator[Any]:
         hub = self._hub(task)
         client = AsyncInferenceClient(**self.client_kwargs())
+        error: HFBridgeError | None = None
         try:
             try:
                 events = await hub.open_stream(client, request, self)
-            except Exception as exc:
-                raise self._translate(exc) from None
-            try:
                 async for raw in events:
                     yield self._parse(hub.parse_chunk, raw)
-            except HFBridgeError:
-                raise
             except Exception as exc:
-                raise self._translate(exc) from None
+                error = self._translate(exc)
+            if error is not None:
+                raise error
         finally:
             await client.close()

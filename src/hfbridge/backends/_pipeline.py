@@ -69,8 +69,8 @@ class CacheLayer(Layer):
     def _keys(self, task: AnyTask, request: Any, values: Sequence[Any]) -> list[str]:
         assert task.cache is not None
         params = task.cache.params(request)
-        model = self.model_id()
-        return [cache_key(self.backend, model, task.pipeline_tag, params, value) for value in values]
+        target = {"backend": self.backend, "model": self.model_id()}  # where the request goes
+        return [cache_key(task.pipeline_tag, value, target=target, params=params) for value in values]
 
     def _value(self, task: AnyTask, request: Any) -> Any:
         assert task.cache is not None
@@ -126,7 +126,7 @@ class CacheLayer(Layer):
 
     def _get(self, task: AnyTask, key: str) -> Any:
         assert task.cache is not None
-        found = self.cache.get_many([key], task.cache.label or task.pipeline_tag)
+        found = self.cache.get_many([key], task.cache.label or task.pipeline_tag, accept=_acceptor(task))
         return task.cache.load(found[key]) if key in found else _MISS
 
     def _lookup(self, task: AnyTask, request: Any) -> tuple[list[str], dict[str, Any], list[int]]:
@@ -134,7 +134,7 @@ class CacheLayer(Layer):
         keys = self._keys(task, request, getattr(request, task.many))
         found = {
             key: task.cache.load(raw)
-            for key, raw in self.cache.get_many(keys, task.cache.label or task.pipeline_tag).items()
+            for key, raw in self.cache.get_many(keys, task.cache.label or task.pipeline_tag, _acceptor(task)).items()
         }
         return keys, found, [i for i, key in enumerate(keys) if key not in found]
 
@@ -156,6 +156,13 @@ class CacheLayer(Layer):
 
 
 _MISS = object()
+
+
+def _acceptor(task: AnyTask) -> Callable[[Any], bool]:
+    """What a stored entry must pass to count as a hit: the codec's check, or that its loader reads it."""
+    codec = task.cache
+    assert codec is not None
+    return codec.accept or (lambda raw: codec.load(raw) is not None)
 
 
 def _subset(task: AnyTask, request: Any, positions: list[int]) -> Any:

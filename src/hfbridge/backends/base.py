@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
+from .. import _settings as setting
 from .. import _validation as check
 from ..cache import ResultCache
 from ..ratelimit import RateLimit
@@ -67,17 +68,15 @@ class Backend(TaskMethods):
         per_attempt: Sequence[Callable[[Handler], Handler]] = (),
         label: str | None = None,
     ) -> None:
-        if batch_size < 1 or max_concurrency < 1:
-            raise ValueError("batch_size and max_concurrency must be at least 1")
         self.transport = transport
         self.name = transport.name
-        self.retry_policy = retry if retry is not None else RetryPolicy()
-        self.rate_limit = rate_limit
-        self.batch_size = batch_size
-        self.max_concurrency = max_concurrency
-        self.max_input_chars = max_input_chars
-        self.max_labels = max_labels
-        self.cache = cache
+        self.retry_policy = setting.instance(retry, RetryPolicy, "retry") or RetryPolicy()
+        self.rate_limit = rate_limit = setting.instance(rate_limit, RateLimit, "rate_limit")
+        self.batch_size = batch_size = setting.count(batch_size, "batch_size")
+        self.max_concurrency = max_concurrency = setting.count(max_concurrency, "max_concurrency")
+        self.max_input_chars = max_input_chars = setting.count(max_input_chars, "max_input_chars")
+        self.max_labels = max_labels = setting.count(max_labels, "max_labels")
+        self.cache = cache = setting.instance(cache, ResultCache, "cache")
         self.label = label or f"{transport.name}:{transport.model_id}"
         self._limits = Limits(max_input_chars=max_input_chars, max_labels=max_labels)
         self._meta = ResponseMeta(backend=self.label)

@@ -10,9 +10,11 @@ from typing import Any
 from huggingface_hub import InferenceEndpoint
 from pydantic import SecretStr
 
+from .._secrets import is_hf_host, redact, without_credential_headers, without_credentials
 from ..errors import (
     BackendUnavailableError,
     ConfigurationError,
+    HFBridgeError,
     InferenceTimeoutError,
     NotFoundError,
     UnsupportedTaskError,
@@ -137,14 +139,10 @@ class HubBackend(Backend):
         endpoint is used as it is: its 503 while it wakes up is treated as loading and retried until the endpoint
         answers (the default retry policy allows ``timeout`` seconds for it).
         """
-        from huggingface_hub import get_inference_endpoint
 
         secret = token.get_secret_value() if isinstance(token, SecretStr) else token
         if isinstance(endpoint, str):
-            try:
-                endpoint = get_inference_endpoint(endpoint, namespace=namespace, token=secret)
-            except Exception as exc:
-                raise translate(exc, SecretStr(secret) if secret else None) from None
+            endpoint = _get_endpoint(endpoint, namespace, secret)
         if endpoint.status in ("failed", "updateFailed"):
             raise BackendUnavailableError(f"Inference Endpoint {endpoint.name} is {endpoint.status}")
         if endpoint.status == "paused":
@@ -197,10 +195,14 @@ class HubBackend(Backend):
 
     def _provider_mappings(self, model_id: str) -> list[Any] | None:
         if model_id not in self._mappings:
-            from huggingface_hub import HfApi
+            from huggingface_hub import HfApi, constants
 
-            secret = self.token if self.transport.send_token else None
+            # An implicitly found token goes to Hugging Face hosts only, the Hub API included (HF_ENDPOINT may point
+            # anywhere); an explicit one wherever the caller sends it.
+            hub = self.hub_endpoint or constants.ENDPOINT
+            secret = self.token if self.transport.explicit_token or is_hf_host(hub) else None
             token = secret.get_secret_value() if secret is not None else None
+            error: HFBridgeError | None = None
             try:
                 info = HfApi(endpoint=self.hub_endpoint, token=token or False).model_info(
                     model_id, expand=["inferenceProviderMapping"]
@@ -208,29 +210,31 @@ class HubBackend(Backend):
                 self._mappings[model_id] = list(info.inference_provider_mapping or [])
             except Exception as exc:
                 error = translate(exc, self.token)
+            if error is not None:
                 if isinstance(error, NotFoundError):
-                    raise UnsupportedTaskError(f"model {model_id} not found on the Hub") from None
+                    raise UnsupportedTaskError(f"model {model_id} not found on the Hub")
                 logger.debug("hfbridge: provider mapping of %s unavailable (%s); not checked", model_id, error)
                 self._mappings[model_id] = None
         return self._mappings[model_id]
 
     # ------------------------------------------------------------------------------------------- identity
     def __repr__(self) -> str:
-        target = f"base_url={self.base_url!r}" if self.base_url else f"model={self.model!r}"
+        target = f"base_url={redact(self.base_url)!r}" if self.base_url else f"model={self.model!r}"
         token = "'**********'" if self.token is not None else "None"
         return f"HubBackend({target}, provider={self.provider!r}, timeout={self.timeout}, token={token})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Pickles carry the configuration, never the token: the copy resolves its own from the environment.
+        # Pickles carry the configuration, never a secret: the copy resolves its token from the environment, and
+        # credentials in the URL or the headers are left out.
         return (
             _rebuild_hub,
             (
                 {
                     "model": self.model,
-                    "base_url": self.base_url,
+                    "base_url": without_credentials(self.base_url) if self.base_url else None,
                     "provider": self.provider,
                     "timeout": self.timeout,
-                    "headers": self.transport.headers,
+                    "headers": without_credential_headers(self.transport.headers),
                     "bill_to": self.transport.bill_to,
                     "task_models": self.task_models,
                     "wakes_on_503": self.transport.wakes_on_503,
@@ -269,6 +273,16 @@ def _wait_until_running(endpoint: InferenceEndpoint, timeout: float, refresh_eve
     finally:
         if bar is not None:
             bar.close()
+
+
+def _get_endpoint(name: str, namespace: str | None, secret: str | None) -> InferenceEndpoint:
+    from huggingface_hub import get_inference_endpoint
+
+    try:
+        return get_inference_endpoint(name, namespace=namespace, token=secret)
+    except Exception as exc:
+        error = translate(exc, SecretStr(secret) if secret else None)
+    raise error  # outside the handler: the client's exception (request headers) is not chained
 
 
 def _rebuild_hub(config: dict[str, Any]) -> HubBackend:

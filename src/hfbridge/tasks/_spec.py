@@ -49,7 +49,8 @@ class HubCall:
 
 @dataclass(frozen=True)
 class CacheCodec:
-    """How results are cached: the parameters in the key (besides the input) and a JSON round trip.
+    """How results are cached: the parameters in the key (besides the input) and a JSON round trip; ``accept``
+    checks a stored entry (by default ``load`` must read it).
 
     For a task with ``many`` inputs, entries are per input (``dump`` / ``load`` handle one input's result).
     """
@@ -59,6 +60,7 @@ class CacheCodec:
     load: Callable[[Any], Any]
     value: Callable[[Any], Any] | None = None  # the keyed input of a single-input task (default: first field)
     label: str | None = None  # how the cache's hit-rate log names the task (default: the pipeline tag)
+    accept: Callable[[Any], bool] | None = None  # a stored entry it refuses (the wrong shape) is a miss
 
 
 @dataclass(frozen=True)

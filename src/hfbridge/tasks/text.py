@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +43,21 @@ def _entities(output: Any, request: Any = None) -> Results[EntityGroup]:
 
 def _dump_models(items: list[Any]) -> list[dict[str, Any]]:
     return [item.model_dump() for item in items]
+
+
+def _rows(raw: Any) -> list[Any]:
+    if not isinstance(raw, list):
+        raise TypeError(f"a cached result must be a list, got {type(raw).__name__}")
+    return raw
+
+
+def _is_vector(value: Any) -> bool:
+    """A cached embedding: a non-empty list of finite numbers."""
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in value)
+    )
 
 
 class TextInput(BaseModel):
@@ -119,6 +135,7 @@ FEATURE_EXTRACTION: Task[EmbeddingRequest, Results[list[float]]] = Task(
         dump=lambda vector: vector,
         load=lambda raw: raw,
         label="feature_extraction",
+        accept=_is_vector,
     ),
     serving=Serving(routes=("/embed",), aliases=("embed",)),
 )
@@ -173,8 +190,8 @@ def _validate_text(request: Any, limits: Limits) -> Any:
     return request
 
 
-def _load_labels(raw: list[dict[str, Any]]) -> Results[ClassificationLabel]:
-    return Results(ClassificationLabel(**item) for item in raw)
+def _load_labels(raw: Any) -> Results[ClassificationLabel]:
+    return Results(ClassificationLabel.model_validate(item, strict=True) for item in _rows(raw))
 
 TEXT_CLASSIFICATION: Task[TextClassificationRequest, Results[ClassificationLabel]] = Task(
     name="text_classification",
@@ -289,7 +306,7 @@ TOKEN_CLASSIFICATION: Task[TokenClassificationRequest, Results[EntityGroup]] = T
     cache=CacheCodec(
         params=lambda r: {"model": r.model},
         dump=_dump_models,
-        load=lambda raw: Results(EntityGroup(**item) for item in raw),
+        load=lambda raw: Results(EntityGroup.model_validate(item, strict=True) for item in _rows(raw)),
     ),
     serving=Serving(aliases=("ner",)),
     tool=ToolInfo(
