@@ -7,8 +7,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 
-from hfbridge import Backend, UnsupportedTaskError
-from hfbridge.backends.base import ChatRequest, EmbeddingOptions, GenerationRequest, ImageRequest
+from hfbridge import Backend
+from hfbridge.backends.transport import InProcessTransport
+from hfbridge.tasks import ChatRequest, EmbeddingRequest, GenerationRequest
+from hfbridge.tasks.text import (
+    SimilarityRequest,
+    TextClassificationRequest,
+    TokenClassificationRequest,
+    ZeroShotRequest,
+)
 from hfbridge.types import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -30,11 +37,10 @@ def _unit(text: str, size: int = 8) -> list[float]:
 
 
 class EchoBackend(Backend):
-    name = "echo"
+    """Hooks for every text task (text-to-image has none: the server answers it 501)."""
 
-    @property
-    def model_id(self) -> str:
-        return "tests/echo"
+    def __init__(self) -> None:
+        super().__init__(InProcessTransport(self, name="echo", model_id="tests/echo"))
 
     def _chat(self, request: ChatRequest) -> ChatCompletion:
         n = min(request.max_tokens or 3, 3)
@@ -62,33 +68,32 @@ class EchoBackend(Backend):
                                       generated_text="echo " * n if last else None,
                                       finish_reason="length" if last else None, generated_tokens=index + 1)  # fmt: skip
 
-    def _embed(self, texts: list[str], options: EmbeddingOptions) -> list[list[float]]:
-        return [_unit(text) for text in texts]
+    def _embed(self, request: EmbeddingRequest) -> list[list[float]]:
+        return [_unit(text) for text in request.texts]
 
-    def _classify(self, text: str, top_k: int | None, model: str | None) -> list[ClassificationLabel]:
+    def _classify(self, request: TextClassificationRequest) -> list[ClassificationLabel]:
+        text, top_k = request.text, request.top_k
         positive = _unit(text)[0] > 0
         labels = [ClassificationLabel(label="POSITIVE", score=0.75 if positive else 0.25),
                   ClassificationLabel(label="NEGATIVE", score=0.25 if positive else 0.75)]  # fmt: skip
         labels.sort(key=lambda label: label.score, reverse=True)
         return labels[:top_k] if top_k else labels
 
-    def _zero_shot(self, text: str, labels: list[str], multi_label: bool, hypothesis_template: str | None,
-                   model: str | None) -> list[ClassificationLabel]:  # fmt: skip
+    def _zero_shot(self, request: ZeroShotRequest) -> list[ClassificationLabel]:
+        text, labels = request.text, list(request.labels)
         scores = [abs(_unit(text + label)[0]) for label in labels]
         total = sum(scores) or 1.0
         return sorted((ClassificationLabel(label=label, score=score / total) for label, score in zip(labels, scores,
                        strict=True)), key=lambda label: label.score, reverse=True)  # fmt: skip
 
-    def _ner(self, text: str, model: str | None) -> list[EntityGroup]:
+    def _ner(self, request: TokenClassificationRequest) -> list[EntityGroup]:
+        text = request.text
         word = text.split()[0] if text.split() else ""
         start = text.find(word)
         if not word:
             return []
         return [EntityGroup(entity_group="MISC", score=0.5, word=word, start=start, end=start + len(word))]
 
-    def _similarity(self, source: str, sentences: list[str], model: str | None) -> list[float]:
-        anchor = _unit(source)
-        return [sum(a * b for a, b in zip(anchor, _unit(sentence), strict=True)) for sentence in sentences]
-
-    def _text_to_image(self, request: ImageRequest) -> object:
-        raise UnsupportedTaskError("the echo backend draws nothing")
+    def _similarity(self, request: SimilarityRequest) -> list[float]:
+        anchor = _unit(request.source)
+        return [sum(a * b for a, b in zip(anchor, _unit(sentence), strict=True)) for sentence in request.sentences]

@@ -19,7 +19,6 @@ import numpy as np
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from ..backends.base import ChatOptions, GenerationOptions
 from ..types import ChatCompletionChunk, TextGenerationChunk
 from .context import ServerContext
 from .errors import JSONBody, Refusal, refusal_from
@@ -250,7 +249,7 @@ async def chat(call: Call) -> Response:
     _refuse({"n": (request.n, request.n > 1), "logprobs": (request.logprobs, request.logprobs),
              "top_logprobs": (request.top_logprobs, request.top_logprobs is not None)})  # fmt: skip
     max_tokens = request.max_tokens if request.max_tokens is not None else request.max_completion_tokens
-    options: ChatOptions = {
+    options: dict[str, Any] = {
         "tools": request.tools, "tool_choice": request.tool_choice, "response_format": request.response_format,
         "max_tokens": _max_tokens(call, max_tokens, "max_tokens"), "temperature": request.temperature,
         "top_p": request.top_p, "stop": _stop(call, request.stop), "seed": request.seed,
@@ -336,7 +335,7 @@ async def completions(call: Call) -> Response:
     if len(prompts) > limit:
         raise Refusal("validation", f"Number of prompts exceeds the maximum allowed batch size of {limit}",
                       param="prompt")  # fmt: skip
-    options: GenerationOptions = {
+    options: dict[str, Any] = {
         "max_new_tokens": _max_tokens(call, request.max_tokens, "max_tokens"), "temperature": request.temperature,
         "top_p": request.top_p, "stop": _stop(call, request.stop), "seed": request.seed,
     }  # fmt: skip

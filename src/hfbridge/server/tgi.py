@@ -16,7 +16,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from ..backends.base import GenerationOptions
 from ..types import TextGenerationChunk
 from .context import ServerContext
 from .errors import JSONBody, Refusal, refusal_from
@@ -124,7 +123,7 @@ class Info(BaseModel):
     backend: str
 
 
-def options(call: Call, params: GenerateParameters) -> GenerationOptions:
+def options(call: Call, params: GenerateParameters) -> dict[str, Any]:
     """The backend options of a validated request, after the checks TGI makes."""
     limits = call.ctx.limits
     refused = {"best_of": (params.best_of or 1) > 1, "grammar": params.grammar is not None,

@@ -18,12 +18,21 @@ Models load lazily, once, thread-safely. Measured quality is in ``docs/local-mod
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ...errors import BadRequestError, GenerationError, HFBridgeError, UnsupportedTaskError
 from ...ratelimit import RateLimit
 from ...retry import NO_RETRY, RetryPolicy
+from ...tasks import (
+    ChatRequest,
+    EmbeddingRequest,
+    GenerationRequest,
+    SimilarityRequest,
+    TextClassificationRequest,
+    TokenClassificationRequest,
+    ZeroShotRequest,
+)
 from ...types import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -37,7 +46,8 @@ from ...types import (
     ToolCallDelta,
     Usage,
 )
-from ..base import Backend, ChatRequest, EmbeddingOptions, GenerationRequest
+from ..base import Backend
+from ..transport import InProcessTransport
 from ._classifiers import NER_MODEL, SENTIMENT_MODEL, SimilarityZeroShot, SpacyNER, VaderSentiment
 from ._embedder import MODEL_NAME as EMBEDDING_MODEL
 from ._embedder import MiniLMEmbedder
@@ -63,6 +73,9 @@ _FINISH_TGI = {"stop": "eos_token", "length": "length"}
 
 class LocalBackend(Backend):
     """Runs every task on models shipped inside PyPI packages. Same methods, results and errors as HubBackend.
+
+    Its transport calls the task hooks below (``_chat``, ``_embed``...: each task's ``local`` names its hook); a
+    task without one raises :class:`~hfbridge.errors.UnsupportedTaskError`.
 
     Args:
         chat_model: a packaged model id (default SmolLM2-135M-Instruct) or a path to any chat GGUF.
@@ -91,6 +104,7 @@ class LocalBackend(Backend):
         **limits: Any,
     ) -> None:
         super().__init__(
+            InProcessTransport(self, name="local", model_id=chat_model),
             retry=retry or NO_RETRY, rate_limit=rate_limit, batch_size=batch_size,
             max_concurrency=max_concurrency or max(1, os.cpu_count() or 1), **limits,
         )  # fmt: skip
@@ -104,10 +118,6 @@ class LocalBackend(Backend):
         self._zero_shot_model = Lazy(
             lambda: SimilarityZeroShot(lambda texts: self._embedder.get().embed(texts)), "zero-shot", _INSTALL
         )
-
-    @property
-    def model_id(self) -> str:
-        return self.chat_model
 
     @property
     def models(self) -> dict[str, str]:
@@ -130,7 +140,7 @@ class LocalBackend(Backend):
             lazy.reset()
 
     def _check_model(self, requested: str | None, served: str) -> None:
-        if requested not in (None, "", served, self.chat_model, "dummy", "tgi"):
+        if requested not in (None, "", served, self.chat_model):
             raise UnsupportedTaskError(f"LocalBackend serves {served!r} for this task; {requested!r} is not local")
 
     # ------------------------------------------------------------------------------------------------ chat
@@ -159,8 +169,8 @@ class LocalBackend(Backend):
         self, request: ChatRequest, history: list[dict[str, Any]]
     ) -> tuple[dict[str, Any] | None, Usage | None]:
         """Step 1: which tool to call (``None``: answer in text). See ``_tools`` for the rules."""
-        used = tools_used_since_user(request.messages)
-        functions = offered_tools(request.tools or [], request.tool_choice, used)
+        used = tools_used_since_user(list(request.messages))
+        functions = offered_tools(list(request.tools or []), request.tool_choice, used)
         allow_none = request.tool_choice in (None, "auto")
         if not functions:
             return None, None
@@ -178,7 +188,7 @@ class LocalBackend(Backend):
 
     def _chat(self, request: ChatRequest) -> ChatCompletion:
         self._check_model(request.model, self.chat_model)
-        history = plain_history(request.messages)
+        history = plain_history(list(request.messages))
         chosen, decision_usage = self._decide(request, history) if self._uses_tools(request) else (None, None)
         if chosen is None:
             raw = _run(lambda: self._llm.get().chat(self._answer_body(request, history)))
@@ -202,7 +212,7 @@ class LocalBackend(Backend):
 
     def _stream_chat(self, request: ChatRequest) -> Iterator[ChatCompletionChunk]:
         self._check_model(request.model, self.chat_model)
-        history = plain_history(request.messages)
+        history = plain_history(list(request.messages))
         chosen, decision_usage = self._decide(request, history) if self._uses_tools(request) else (None, None)
         if chosen is None:
             body = self._answer_body(request, history)
@@ -302,30 +312,30 @@ class LocalBackend(Backend):
         return generate()
 
     # --------------------------------------------------------------------------------------- encoder tasks
-    def _embed(self, texts: list[str], options: EmbeddingOptions) -> list[list[float]]:
-        self._check_model(options.model, EMBEDDING_MODEL)
-        normalize = options.normalize if options.normalize is not None else True
-        return self._embedder.get().embed(texts, normalize=normalize).tolist()
+    def _embed(self, request: EmbeddingRequest) -> list[list[float]]:
+        self._check_model(request.model, EMBEDDING_MODEL)
+        normalize = request.normalize if request.normalize is not None else True
+        return self._embedder.get().embed(list(request.texts), normalize=normalize).tolist()
 
-    def _similarity(self, source: str, sentences: list[str], model: str | None) -> list[float]:
-        self._check_model(model, EMBEDDING_MODEL)
-        vectors = self._embedder.get().embed([source, *sentences], normalize=True)
+    def _similarity(self, request: SimilarityRequest) -> list[float]:
+        self._check_model(request.model, EMBEDDING_MODEL)
+        vectors = self._embedder.get().embed([request.source, *request.sentences], normalize=True)
         return [float(score) for score in vectors[1:] @ vectors[0]]
 
-    def _classify(self, text: str, top_k: int | None, model: str | None) -> list[ClassificationLabel]:
-        self._check_model(model, SENTIMENT_MODEL)
-        labels = self._sentiment.get().classify(text)
-        return labels[:top_k] if top_k else labels
+    def _classify(self, request: TextClassificationRequest) -> list[ClassificationLabel]:
+        self._check_model(request.model, SENTIMENT_MODEL)
+        labels = self._sentiment.get().classify(request.text)
+        return labels[: request.top_k] if request.top_k else labels
 
-    def _zero_shot(
-        self, text: str, labels: list[str], multi_label: bool, hypothesis_template: str | None, model: str | None
-    ) -> list[ClassificationLabel]:
-        self._check_model(model, EMBEDDING_MODEL)
-        return self._zero_shot_model.get().classify(text, labels, multi_label, hypothesis_template)
+    def _zero_shot(self, request: ZeroShotRequest) -> list[ClassificationLabel]:
+        self._check_model(request.model, EMBEDDING_MODEL)
+        return self._zero_shot_model.get().classify(
+            request.text, list(request.labels), request.multi_label, request.hypothesis_template
+        )
 
-    def _ner(self, text: str, model: str | None) -> list[EntityGroup]:
-        self._check_model(model, NER_MODEL)
-        return self._ner_model.get().entities(text)
+    def _ner(self, request: TokenClassificationRequest) -> list[EntityGroup]:
+        self._check_model(request.model, NER_MODEL)
+        return self._ner_model.get().entities(request.text)
 
 
 def _run(fn: Any) -> Any:
@@ -377,7 +387,7 @@ def _usage(raw: dict[str, Any] | None) -> Usage | None:
     )
 
 
-def _tgi_finish(reason: str | None, stop: list[str] | None, text: str) -> str:
+def _tgi_finish(reason: str | None, stop: Sequence[str] | None, text: str) -> str:
     if reason == "stop" and stop:
         return "stop_sequence"
     return _FINISH_TGI.get(reason or "", reason or "length")
