@@ -31,6 +31,7 @@ import click
 from . import _validation as check
 from .backends import Backend, backend_from_spec
 from .errors import ConfigurationError, HFBridgeError, InvalidInputError
+from .ingest.cli import QdrantTarget, qdrant_options
 
 EXIT_USAGE = 2
 EXIT_BACKEND = 3
@@ -156,18 +157,30 @@ def chat(prompt: str | None, system: str | None, max_tokens: int, temperature: f
 @main.command()
 @click.argument("input_file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
-              help="Where to write: .npy (a float32 matrix) or .jsonl (default: JSONL on stdout).")  # fmt: skip
+              help="Where to write: .npy (a float32 matrix), .jsonl (default: JSONL on stdout), or "
+                   "qdrant://COLLECTION with --qdrant-path or --qdrant-url.")  # fmt: skip
 @click.option("--field", default="text", show_default=True, help="JSONL key or CSV column holding the text.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Texts per request.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="A progress bar on stderr.")
+@qdrant_options
 @_backend_options
 def embed(input_file: str, output: str | None, field: str, batch_size: int | None, progress: bool, backend_spec: str,
-          provider: str | None) -> None:  # fmt: skip
-    """Embed every text of INPUT_FILE (.jsonl, .csv, or plain lines; - for stdin), in order."""
-    if output is not None:
+          provider: str | None, qdrant_path: str | None, qdrant_url: str | None) -> None:  # fmt: skip
+    """Embed every text of INPUT_FILE (.jsonl, .csv, or plain lines; - for stdin), in order.
+
+    With -o qdrant://COLLECTION the vectors go straight into a Qdrant collection (embedded on disk with
+    --qdrant-path DIR, or a server with --qdrant-url URL; QDRANT_API_KEY for Qdrant Cloud), a chunk at a time:
+    texts already in the collection are skipped, so an interrupted run resumes.
+    """
+    qdrant = QdrantTarget.from_options(output, qdrant_path, qdrant_url)
+    if output is not None and qdrant is None:
         _check_output(output)
     texts = _read_texts(input_file, field)
     backend = _backend(backend_spec, provider)
+    if qdrant is not None:
+        with _reported():
+            click.echo(qdrant.embed(backend, texts, batch_size, progress), err=True)
+        return
     with _reported():
         vectors = backend.feature_extraction(texts, batch_size=batch_size, show_progress=progress)
     try:
@@ -181,7 +194,7 @@ def _check_output(output: str) -> None:
     """Refuse an output that cannot be written before any text is embedded."""
     path = Path(output)
     if path.suffix.lower() not in OUTPUT_FORMATS:
-        _usage_error(f"--output must end in {' or '.join(OUTPUT_FORMATS)}, got {output!r}")
+        _usage_error(f"--output must end in {' or '.join(OUTPUT_FORMATS)} (or be qdrant://COLLECTION), got {output!r}")
     directory = path.parent
     if not directory.is_dir():
         _usage_error(f"--output: the directory {str(directory)!r} does not exist")

@@ -53,13 +53,17 @@ def resolve_backend(
 
 def backend_from_spec(spec: str, **kwargs: Any) -> Backend:
     """``"local"``, an http(s) URL, or a Hub model id (``HFBRIDGE_BACKEND`` and the CLI's ``--backend`` use this);
-    anything else raises :class:`~hfbridge.errors.ConfigurationError`. ``kwargs`` configure a hub backend."""
+    anything else raises :class:`~hfbridge.errors.ConfigurationError`.
+
+    ``kwargs`` are the backend's settings; for ``"local"`` the Hub-only ones (``provider``, ``token``, ...) are
+    dropped and the rest (``cache``, ``rate_limit``, ``batch_size``, ...) kept."""
     from huggingface_hub.utils import HFValidationError, validate_repo_id
 
     if spec == "local":
         from .local import LocalBackend
 
-        return LocalBackend()
+        hub_only = ("provider", "token", "timeout", "headers", "bill_to", "retry")
+        return LocalBackend(**{key: value for key, value in kwargs.items() if key not in hub_only})
     if spec.startswith(("http://", "https://")):
         return HubBackend(base_url=spec, **kwargs)
     try:
