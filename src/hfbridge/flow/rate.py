@@ -165,11 +165,15 @@ class AdaptiveRate:
         """Block the calling thread until this request's turn; ``InferenceTimeoutError`` after ``timeout``.
         ``first`` puts it ahead of the requests waiting for their first try (a retry has waited already)."""
         ticket, limit = self._take_ticket(first, timeout)
-        while True:
-            grant, wait = self._poll(ticket, limit)
-            if grant is not None:
-                return grant
-            time.sleep(wait)
+        try:
+            while True:
+                grant, wait = self._poll(ticket, limit)
+                if grant is not None:
+                    return grant
+                time.sleep(wait)
+        except BaseException:  # interrupted while waiting (KeyboardInterrupt): leave the line
+            self._drop(ticket)
+            raise
 
     async def aacquire(self, timeout: float | None = None, *, first: bool = False) -> RateGrant:
         """Wait without blocking the event loop until this request's turn; see :meth:`acquire`."""
@@ -180,7 +184,7 @@ class AdaptiveRate:
                 if grant is not None:
                     return grant
                 await asyncio.sleep(wait)
-        except asyncio.CancelledError:
+        except BaseException:  # cancelled while waiting: leave the line
             self._drop(ticket)
             raise
 
