@@ -22,6 +22,7 @@ from .errors import (
     InvalidInputError,
     ModelLoadingError,
     NotFoundError,
+    OutputTruncatedError,
     PayloadTooLargeError,
     QuotaExceededError,
     RateLimitedError,
@@ -57,7 +58,7 @@ __all__ = [
     "HFBridgeError", "ConfigurationError", "InvalidInputError", "UnsupportedTaskError", "APIError",
     "BadRequestError", "PayloadTooLargeError", "AuthenticationError", "QuotaExceededError", "NotFoundError",
     "GenerationError", "RateLimitedError", "ModelLoadingError", "ServerError", "BackendUnavailableError",
-    "InferenceTimeoutError", "StreamInterruptedError", "__version__",
+    "InferenceTimeoutError", "StreamInterruptedError", "OutputTruncatedError", "__version__",
 ]  # fmt: skip
 
 
