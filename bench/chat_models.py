@@ -1,6 +1,6 @@
 """The local chat models side by side: load time, resident memory, generation speed, one tool decision.
 
-python -m bench chat        # SmolLM2-135M (default) and, when installed, Qwen2.5-Coder-1.5B (hfbridge models install)
+python -m bench.chat_models   # SmolLM2-135M (default) and, when installed, Qwen2.5-Coder-1.5B (hfbridge models install)
 
 Each model runs in a fresh process so its memory is its own. Timings on a shared machine are noise: take them on a
 quiet one.
@@ -54,3 +54,7 @@ def run() -> list[dict[str, Any]]:
     rows = [measure(model) for model in models]
     report("chat_models", rows, {"what": "64-token answer; one tool decision with one tool offered"})
     return rows
+
+
+if __name__ == "__main__":
+    run()
