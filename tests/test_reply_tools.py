@@ -41,6 +41,7 @@ TOOLS = [{"type": "function", "function": WEATHER}, {"type": "function", "functi
         'I will look it up.\n```\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n```\nOne moment.',
         '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>',
         '{"name": "get_weather", "parameters": {"city": "Paris"}}',
+        '{{"name": "get_weather", "arguments": {"city": "Paris"}}}',
         '{"name": "get_weather", "arguments": "{\\"city\\": \\"Paris\\"}"}',
         '```json\n[{"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius"}}]\n```',
     ],

@@ -8,7 +8,7 @@ llama.cpp parses), or far more often a fenced block of JSON, or a bare JSON obje
     {"name": "named_entity_recognition", "arguments": {"text": "..."}}
     ```
 
-:func:`parse_calls` reads all three. A call is kept only if it names an offered tool; argument keys the tool's
+:func:`parse_calls` reads all three (and the doubled outer braces the model sometimes writes). A call is kept only if it names an offered tool; argument keys the tool's
 schema does not declare are dropped (small models add ``"language": "en"`` and the like); a call missing a required
 argument is reported as :class:`Unfinished` so the backend can have the grammar step write its arguments. A call
 cut by ``max_tokens`` is never guessed at: the backend reports ``finish_reason="length"``.
@@ -109,7 +109,13 @@ def _candidates(text: str) -> list[dict[str, Any]]:
         try:
             value = json.loads(block)
         except json.JSONDecodeError:
-            continue
+            # The 1.5B sometimes doubles the outer braces, as in a Python format string: {{"name": ..., ...}}
+            if not (block.startswith("{{") and block.endswith("}}")):
+                continue
+            try:
+                value = json.loads(block[1:-1])
+            except json.JSONDecodeError:
+                continue
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, dict):
                 found.append(item.get("function", item) if isinstance(item.get("function"), dict) else item)
