@@ -1,4 +1,4 @@
-"""``python -m bench [embeddings|overhead|ratelimit|local|quality|soak|all]`` — see bench/RESULTS.md."""
+"""``python -m bench [embeddings|overhead|ratelimit|local|quality|soak|scaleout|all]`` — see bench/RESULTS.md."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ def main() -> None:
 
     if not os.environ.get("HFBRIDGE_BENCH_VERBOSE"):  # retries are logged at WARNING; here they would bury the tables
         logging.getLogger("hfbridge").setLevel(logging.ERROR)
-    from . import embeddings, local, local_quality, overhead, ratelimit, soak
+    from . import embeddings, local, local_quality, overhead, ratelimit, scaleout, soak
 
     runs = {"embeddings": embeddings.run, "overhead": overhead.run, "ratelimit": ratelimit.run, "local": local.run,
-            "quality": local_quality.main, "soak": soak.main}  # fmt: skip
+            "quality": local_quality.main, "soak": soak.main, "scaleout": scaleout.run}  # fmt: skip
     chosen = sys.argv[1:] or ["all"]
     names = ["embeddings", "overhead", "ratelimit", "local"] if chosen == ["all"] else chosen
     unknown = [name for name in names if name not in runs]

@@ -8,10 +8,11 @@ llama.cpp parses), or far more often a fenced block of JSON, or a bare JSON obje
     {"name": "named_entity_recognition", "arguments": {"text": "..."}}
     ```
 
-:func:`parse_calls` reads all three (and the doubled outer braces the model sometimes writes). A call is kept only if it names an offered tool; argument keys the tool's
-schema does not declare are dropped (small models add ``"language": "en"`` and the like); a call missing a required
-argument is reported as :class:`Unfinished` so the backend can have the grammar step write its arguments. A call
-cut by ``max_tokens`` is never guessed at: the backend reports ``finish_reason="length"``.
+:func:`parse_calls` reads all three (and the doubled outer braces the model sometimes writes). A call is kept
+only if it names an offered tool; argument keys the tool's schema does not declare are dropped (small models add
+``"language": "en"`` and the like); a call missing a required argument is reported in ``incomplete`` so the
+backend can have the grammar step write its arguments. A call cut by ``max_tokens`` is never guessed at: the
+backend reports ``finish_reason="length"``.
 """
 
 from __future__ import annotations
