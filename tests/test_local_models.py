@@ -17,7 +17,7 @@ SEED = "Elon Musk founded SpaceX in Hawthorne, California in 2002."
 def test_demo_tags_the_seed_sentence_right(local_backend: LocalBackend) -> None:
     """What ``hfbridge demo`` prints, on the session's backend (the command builds the same LocalBackend())."""
     with CliRunner().isolation() as (stdout, _, _):
-        _demo(local_backend)
+        _demo(local_backend, offline=True)
         printed = stdout.getvalue().decode()
     ner_lines = printed.split("== NER", 1)[1].splitlines()[1:]
     tagged = {(line.split()[0], line.split("'")[1]) for line in ner_lines if "'" in line}

@@ -23,6 +23,7 @@ from .errors import (
     ModelInstallError,
     ModelLoadingError,
     NotFoundError,
+    OutputTruncatedError,
     PayloadTooLargeError,
     QuotaExceededError,
     RateLimitedError,
@@ -54,7 +55,7 @@ __all__ = [
     "HFBridgeError", "ConfigurationError", "InvalidInputError", "UnsupportedTaskError", "APIError",
     "BadRequestError", "PayloadTooLargeError", "AuthenticationError", "QuotaExceededError", "NotFoundError",
     "GenerationError", "RateLimitedError", "ModelLoadingError", "ServerError", "BackendUnavailableError",
-    "InferenceTimeoutError", "StreamInterruptedError", "ModelInstallError", "__version__",
+    "InferenceTimeoutError", "StreamInterruptedError", "OutputTruncatedError", "ModelInstallError", "__version__",
 ]  # fmt: skip
 
 

@@ -293,8 +293,7 @@ class LocalBackend(Backend):
             arguments = raw["choices"][0]["message"].get("content") or "{}"
             call = ToolCall(id=new_call_id(), name=chosen["name"], arguments=arguments)
             message = ChatMessage(role="assistant", content=None, tool_calls=[call])
-            # Arguments cut by max_tokens are not a call: say so, as OpenAI does, for the caller to raise on.
-            finish = "length" if raw["choices"][0].get("finish_reason") == "length" else "tool_calls"
+            finish = _tool_finish(raw["choices"][0].get("finish_reason"))
         return ChatCompletion(
             id=raw.get("id", ""),
             model=self.chat_model,
@@ -380,10 +379,8 @@ class LocalBackend(Backend):
             for raw in raw_chunks:
                 chunk_id = raw.get("id", chunk_id)
                 if raw.get("usage") and not raw.get("choices"):
-                    # a tool call cut by max_tokens says "length", as OpenAI does
-                    tool_finish = "length" if finish == "length" else "tool_calls"
                     yield ChatCompletionChunk(id=chunk_id, model=self.chat_model,
-                                              finish_reason=tool_finish if tool else finish,
+                                              finish_reason=_tool_finish(finish) if tool else finish,
                                               usage=_add(usage_before, _usage(raw["usage"])))  # fmt: skip
                     continue
                 for choice in raw.get("choices", []):
@@ -545,6 +542,11 @@ def _usage(raw: dict[str, Any] | None) -> Usage | None:
         completion_tokens=raw.get("completion_tokens", 0),
         total_tokens=raw.get("total_tokens", 0),
     )
+
+
+def _tool_finish(reason: str | None) -> str:
+    """A tool call's finish reason: "length" when max_tokens cut its arguments (they are not whole JSON then)."""
+    return "length" if reason == "length" else "tool_calls"
 
 
 def _tgi_finish(reason: str | None, stop: list[str] | None, text: str) -> str:
