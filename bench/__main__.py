@@ -1,4 +1,5 @@
-"""``python -m bench [embeddings|overhead|ratelimit|local|quality|soak|scaleout|all]`` — see bench/RESULTS.md."""
+"""``python -m bench [embeddings|overhead|ratelimit|flow|local|quality|soak|scaleout|all]`` — see bench/RESULTS.md.
+``python -m bench.flow --help`` for the flow benchmark's options."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ def main() -> None:
 
     if not os.environ.get("HFBRIDGE_BENCH_VERBOSE"):  # retries are logged at WARNING; here they would bury the tables
         logging.getLogger("hfbridge").setLevel(logging.ERROR)
-    from . import embeddings, local, local_quality, overhead, ratelimit, scaleout, soak
+    from . import embeddings, flow, local, local_quality, overhead, ratelimit, scaleout, soak
 
     runs = {"embeddings": embeddings.run, "overhead": overhead.run, "ratelimit": ratelimit.run, "local": local.run,
-            "quality": local_quality.main, "soak": soak.main, "scaleout": scaleout.run}  # fmt: skip
+            "quality": local_quality.main, "soak": soak.main, "scaleout": scaleout.run,
+            "flow": lambda: flow.main([])}  # fmt: skip
     chosen = sys.argv[1:] or ["all"]
     names = ["embeddings", "overhead", "ratelimit", "local"] if chosen == ["all"] else chosen
     unknown = [name for name in names if name not in runs]

@@ -10,17 +10,49 @@ from typing import Any
 
 from llama_index.core.tools import FunctionTool, ToolMetadata
 from llama_index.core.tools.tool_spec.base import BaseToolSpec
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from ..backends import Backend, resolve_backend
-from ..tasks import TASKS
 
 __all__ = ["HFToolSpec"]
 
 
-# Names, descriptions and argument schemas are declared once, with the tasks (hfbridge.tasks).
+class SentimentArgs(BaseModel):
+    text: str = Field(min_length=1, description="The text to analyse.")
+
+
+class ZeroShotArgs(BaseModel):
+    text: str = Field(min_length=1, description="The text to classify.")
+    labels: list[str] | None = Field(default=None, description="Candidate labels; omit for the spec's labels.")
+    multi_label: bool = Field(default=False, description="Score each label independently.")
+
+
+class NERArgs(BaseModel):
+    text: str = Field(min_length=1, description="The text to analyse.")
+    entity_types: list[str] | None = Field(default=None, description="Keep only these groups: PER, ORG, LOC, MISC.")
+
+
+class ImageArgs(BaseModel):
+    prompt: str = Field(min_length=1, description="What the image should show.")
+    width: int | None = Field(default=None, ge=64, le=2048, description="Width in pixels.")
+    height: int | None = Field(default=None, ge=64, le=2048, description="Height in pixels.")
+
+
 _SPECS: dict[str, tuple[type[BaseModel], str]] = {
-    task.tool.name: (task.tool.args, task.tool.description) for task in TASKS if task.tool is not None
+    "text_classification": (
+        SentimentArgs,
+        "Classify the sentiment of a text (positive or negative). Returns JSON [{label, score}], best first.",
+    ),
+    "zero_shot_classification": (
+        ZeroShotArgs,
+        "Classify the topic of a text: which of the candidate labels fits it best. Returns JSON [{label, score}].",
+    ),
+    "named_entity_recognition": (
+        NERArgs,
+        "Find named entities (people PER, organisations ORG, locations LOC, other MISC) in a text. "
+        "Returns JSON [{entity_group, word, start, end, score}].",
+    ),
+    "text_to_image": (ImageArgs, "Generate an image from a text prompt. Returns the path of the saved PNG file."),
 }
 
 

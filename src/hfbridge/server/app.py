@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from .. import errors
 from ..backends.base import Backend
 from . import openai, tgi
 from .context import ServerContext
@@ -80,8 +81,11 @@ def create_app(
     if overrides:
         limits = ServerLimits(**{**limits.__dict__, **overrides})
     backend_models = getattr(backend, "models", None)
-    table = ModelTable.build(model_id or backend.model_id, task=task, model_tasks=model_tasks,
-                             backend_models=backend_models if isinstance(backend_models, dict) else None)  # fmt: skip
+    try:
+        table = ModelTable.build(model_id or backend.model_id, task=task, model_tasks=model_tasks,
+                                 backend_models=backend_models if isinstance(backend_models, dict) else None)  # fmt: skip
+    except ValueError as exc:  # an unknown task name: the caller's configuration
+        raise errors.ConfigurationError(str(exc)) from None
     capacity = asyncio.Semaphore(limits.max_concurrent_requests) if limits.max_concurrent_requests else None
     ctx = ServerContext(backend, table, limits, fault_plan, rate_limit, latency, capacity)
     _quiet_injected_drops()
