@@ -81,9 +81,10 @@ def create_app(
     if overrides:
         limits = ServerLimits(**{**limits.__dict__, **overrides})
     backend_models = getattr(backend, "models", None)
+    backend_models = backend_models if isinstance(backend_models, dict) else None
     try:
         table = ModelTable.build(model_id or backend.model_id, task=task, model_tasks=model_tasks,
-                                 backend_models=backend_models if isinstance(backend_models, dict) else None)  # fmt: skip
+                                 backend_models=backend_models)  # fmt: skip
     except ValueError as exc:  # an unknown task name: the caller's configuration
         raise errors.ConfigurationError(str(exc)) from None
     capacity = asyncio.Semaphore(limits.max_concurrent_requests) if limits.max_concurrent_requests else None
