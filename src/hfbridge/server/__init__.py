@@ -6,9 +6,9 @@ from .faults import RETRY_AFTER_MODES, Fault, FaultPlan, RetryAfterMode
 from .limits import ServerLimits
 from .ratelimit import ServerRateLimit
 from .runner import ServerThread, free_port, wait_until_healthy
-from .tasks import TASKS
+from .tasks import served_tasks
 
 __all__ = [
     "create_app", "Fault", "FaultPlan", "RETRY_AFTER_MODES", "RetryAfterMode", "ServerLimits", "ServerRateLimit",
-    "ServerThread", "TASKS", "free_port", "wait_until_healthy",
+    "ServerThread", "served_tasks", "free_port", "wait_until_healthy",
 ]  # fmt: skip

@@ -92,7 +92,8 @@ def create_app(
     _quiet_injected_drops()
 
     routes: list[BaseRoute] = [
-        Route(route.path, task_endpoint(ctx, route.handler, route.dialect), methods=["POST"]) for route in TASK_ROUTES
+        Route(route.path, task_endpoint(ctx, route.handler, route.dialect, binary=route.binary), methods=["POST"])
+        for route in TASK_ROUTES
     ]
     by_path = {route.path: route for route in TASK_ROUTES}
     routes += [Route(alias, task_endpoint(ctx, by_path[target].handler, "openai"), methods=["POST"])

@@ -5,8 +5,10 @@ operator's Hugging Face credits when the server fronts a Hub model. So:
 * the ``Host`` header must name an allowed host (the loopback names, plus what the server was bound to): a rebound
   name is refused with 400;
 * a request carrying an ``Origin`` (browsers add it to cross-site requests) must come from an allowed host: 403;
-* JSON routes take only ``Content-Type: application/json`` (``pipeline.read_json``, 415), which browsers cannot
-  send cross-site without a preflight, and preflights (``OPTIONS``) are refused here.
+* JSON routes take only ``Content-Type: application/json`` (``pipeline.read_body``, 415), which browsers cannot
+  send cross-site without a preflight, and preflights (``OPTIONS``) are refused here. The hf-inference routes also
+  take a file body (an image or audio type, or none, as ``InferenceClient`` sends raw bytes): a body without a
+  content type needs no preflight, but a browser sends it cross-site only with an ``Origin``, refused above.
 """
 
 from __future__ import annotations

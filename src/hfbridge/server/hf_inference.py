@@ -11,8 +11,10 @@ from typing import Any, Literal
 from pydantic import Field
 from starlette.responses import Response
 
+from ..tasks._spec import Task
 from .errors import Dialect, JSONBody, Refusal
 from .pipeline import Call, streams
+from .tasks import registry_task
 from .tei import EmbedRequest, SimilarityRequest, check_batch, texts_of
 from .tgi import compat_generate
 from .validation import RequestModel, parse
@@ -136,7 +138,10 @@ def root_dialect(task: str | None) -> Dialect:
     return _ROOT_DIALECTS.get(task or "", "hf")
 
 
-def _body(call: Call) -> dict[str, Any]:
+def _body(call: Call) -> dict[str, Any] | None:
+    """The JSON object the body is, or None for a file (a binary-input task's raw image or audio)."""
+    if call.is_binary:
+        return None
     if not isinstance(call.body, dict):
         raise Refusal("validation", f"the request body must be a JSON object, got {type(call.body).__name__}")
     return call.body
@@ -161,5 +166,24 @@ async def root_route(call: Call) -> Response:
 async def _dispatch(call: Call, task: str) -> Response:
     if call.fault is not None and task != "text-generation":  # a mid-stream fault on an answer that is not a stream
         raise Refusal("internal", "injected error")
-    return await _HANDLERS[task](call)
+    handler = _HANDLERS.get(task)
+    if handler is not None and not call.is_binary:
+        return await handler(call)
+    return await from_registry(call, registry_task(task))
+
+
+async def from_registry(call: Call, task: Task[Any, Any]) -> Response:
+    """Run a task as its declaration says it is served (``task.serving.read`` / ``write``): a task added to the
+    registry is served here with no server edit. ``read`` gets the body as sent (a file's bytes, or JSON) and
+    raises InvalidInputError (422) for a body it cannot read; the backend runs the request as any caller's."""
+    read, write = task.serving.read, task.serving.write
+    if read is None or write is None:
+        if call.is_binary:
+            raise Refusal("media_type", f"{task.pipeline_tag} takes a JSON body, not a file "
+                          f"({call.content_type or 'no content type'})")  # fmt: skip
+        raise Refusal("unsupported", f"this server cannot read {task.pipeline_tag} requests")
+    request = read(call.raw, call.content_type)
+    result = await call.ctx.backend._arun(task, request)
+    body, media_type = write(result)
+    return Response(body, media_type=media_type)
 

@@ -24,7 +24,8 @@ _ERROR_SCHEMAS: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 _STATUS_TEXT = {400: "Bad request", 403: "Forbidden", 404: "Not found", 408: "Request timeout", 413: "Payload too "
                 "large", 415: "Unsupported media type", 422: "Input validation error", 424: "Generation error",
-                429: "Overloaded", 500: "Incomplete generation", 503: "Model loading or unhealthy"}  # fmt: skip
+                429: "Overloaded", 500: "Incomplete generation", 501: "Task not supported by the backend",
+                503: "Model loading or unhealthy"}  # fmt: skip
 
 
 def openapi_document(ctx: ServerContext) -> dict[str, Any]:
@@ -70,8 +71,11 @@ def openapi_document(ctx: ServerContext) -> dict[str, Any]:
             responses[str(status)] = {"description": _STATUS_TEXT.get(status, "Error"), "content": {
                 "application/json": {"schema": {"$ref": _REF.format(model=error)}}}}  # fmt: skip
         body = request_schema(route.request) if route.request is not None else {"type": "object"}
+        accepted: dict[str, Any] = {"application/json": {"schema": body}}
+        if route.binary:  # a binary-input task's file, as InferenceClient sends raw bytes or a path
+            accepted["application/octet-stream"] = {"schema": {"type": "string", "format": "binary"}}
         operation: dict[str, Any] = {"tags": [route.tag], "summary": route.summary, "requestBody": {
-            "required": True, "content": {"application/json": {"schema": body}}}, "responses": responses}  # fmt: skip
+            "required": True, "content": accepted}, "responses": responses}  # fmt: skip
         path = route.path.replace(":path}", "}")
         if "{" in path:
             operation["parameters"] = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}

@@ -17,7 +17,7 @@ from .context import ServerContext
 from .errors import Dialect, Kind, Refusal, error_response, refusal_from
 from .faults import Fault, retry_after_header
 
-__all__ = ["Call", "Handler", "read_json", "streams", "task_endpoint"]
+__all__ = ["Call", "Handler", "read_body", "read_json", "streams", "task_endpoint"]
 
 
 @dataclass
@@ -26,13 +26,22 @@ class Call:
 
     ctx: ServerContext
     request: Request
+    #: The parsed JSON body; None for a raw binary body (``binary`` routes only: the file itself, see ``raw``).
     body: Any
     fault: Fault | None
     dialect: Dialect
+    #: The body's bytes and its media type (None when the client sent no ``Content-Type``).
+    raw: bytes = b""
+    content_type: str | None = None
 
     @property
     def accept(self) -> str:
         return self.request.headers.get("accept", "")
+
+    @property
+    def is_binary(self) -> bool:
+        """The body is a file (an image, audio...) rather than JSON."""
+        return self.body is None
 
 
 Handler = Callable[[Call], Awaitable[Response]]
@@ -45,11 +54,15 @@ def streams(handler: Handler) -> Handler:
     return handler
 
 
-def task_endpoint(ctx: ServerContext, handler: Handler, dialect: Dialect) -> Callable[[Request], Awaitable[Response]]:
+def task_endpoint(
+    ctx: ServerContext, handler: Handler, dialect: Dialect, *, binary: bool = False
+) -> Callable[[Request], Awaitable[Response]]:
+    """The endpoint running ``handler``. ``binary`` routes (hf-inference's) also take a raw file as the body."""
+
     async def endpoint(request: Request) -> Response:
         call = Call(ctx, request, None, None, dialect)
         try:
-            call.body = await read_json(request, ctx)
+            call.raw, call.content_type, call.body = await read_body(request, ctx, binary=binary)
             if ctx.rate_limit is not None and (wait := ctx.rate_limit.take()) > 0:
                 raise Refusal("overloaded", "Rate limit reached. Please retry later.", 429,
                               ctx.rate_limit.headers(wait))  # fmt: skip
@@ -95,12 +108,24 @@ async def _disconnected(request: Request) -> None:
         pass
 
 
-async def read_json(request: Request, ctx: ServerContext) -> Any:
-    """The request body as JSON: JSON content type (415), at most ``max_body_bytes`` (413), received within
-    ``body_timeout`` (408), well-formed (422). orjson refuses lone surrogates and nesting deeper than 1,024 levels."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/json" and not content_type.endswith("+json"):
-        raise Refusal("media_type", "Expected request with `Content-Type: application/json`")
+# Media types a browser cannot send cross-site without a preflight (refused by ``guard.HostGuard``), or that name a
+# file: what InferenceClient sends for a binary input (``image/png``, ``audio/flac``..., or no content type at all
+# for raw bytes). ``text/plain`` and the form types stay refused: a page can post them with a plain HTML form.
+_FILE_TYPES = ("image/", "audio/", "video/", "application/octet-stream", "application/pdf")
+
+
+async def read_body(request: Request, ctx: ServerContext, *, binary: bool = False) -> tuple[bytes, str | None, Any]:
+    """The request body: ``(bytes, content type, parsed JSON)``. JSON needs a JSON content type (415); on a
+    ``binary`` route a file body (a file's media type, or none) is taken as it is and its parsed JSON is None. At
+    most ``max_body_bytes`` (413), received within ``body_timeout`` (408), well-formed JSON (422). orjson refuses
+    lone surrogates and nesting deeper than 1,024 levels."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower() or None
+    is_json = content_type is not None and (content_type == "application/json" or content_type.endswith("+json"))
+    is_file = binary and (content_type is None or content_type.startswith(_FILE_TYPES))
+    if not is_json and not is_file:
+        raise Refusal("media_type", "Expected request with `Content-Type: application/json`" + (
+            " or a file (an image or audio media type, `application/octet-stream`, or no content type)"
+            if binary else ""))  # fmt: skip
     limit = ctx.limits.max_body_bytes
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -110,10 +135,19 @@ async def read_json(request: Request, ctx: ServerContext) -> Any:
     except TimeoutError:
         raise Refusal("request_timeout", f"the request body was not received within {ctx.limits.body_timeout:g} s",
                       headers={"Connection": "close"}) from None  # fmt: skip
+    if not is_json:
+        if not raw:
+            raise Refusal("validation", "the request body is empty: send the file's bytes, or a JSON body")
+        return raw, content_type, None
     try:
-        return orjson.loads(raw)
+        return raw, content_type, orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise Refusal("validation", f"Failed to parse the request body as JSON: {exc}") from None
+
+
+async def read_json(request: Request, ctx: ServerContext) -> Any:
+    """A JSON request body (see :func:`read_body`)."""
+    return (await read_body(request, ctx))[2]
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

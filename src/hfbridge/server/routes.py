@@ -17,7 +17,8 @@ __all__ = ["TaskRoute", "TASK_ROUTES"]
 
 @dataclass(frozen=True)
 class TaskRoute:
-    """A POST route that runs a task: JSON in, checked by the pipeline (content type, size, rate limit, faults)."""
+    """A POST route that runs a task: JSON (or a file, on ``binary`` routes) in, checked by the pipeline (content
+    type, size, rate limit, faults)."""
 
     path: str
     handler: Handler
@@ -29,7 +30,9 @@ class TaskRoute:
     #: The 200 answer: a model or type for JSON, ``"image/png"``; ``stream`` the model of one SSE event.
     response: Any = None
     stream: Any = None
-    errors: tuple[int, ...] = field(default=(400, 413, 415, 422, 424, 429, 500, 503))
+    errors: tuple[int, ...] = field(default=(400, 413, 415, 422, 424, 429, 500, 501, 503))
+    #: The body may also be a file (image, audio...) rather than JSON: hf-inference's binary-input tasks.
+    binary: bool = False
 
 
 TASK_ROUTES: tuple[TaskRoute, ...] = (
@@ -57,10 +60,10 @@ TASK_ROUTES: tuple[TaskRoute, ...] = (
               "Chat completion with a model in the path (hf-inference)", "hf-inference", openai.ChatRequest,
               openai.ChatCompletionBody, stream=openai.ChatChunkBody, errors=(413, 415, 422, 424, 429, 500, 503)),
     TaskRoute("/models/{model_id:path}/pipeline/{task}", hf_inference.model_route, "hf",
-              "Run one of the model's tasks (hf-inference)", "hf-inference"),
+              "Run one of the model's tasks (hf-inference)", "hf-inference", binary=True),
     TaskRoute("/models/{model_id:path}", hf_inference.model_route, "hf", "Run the model's task (hf-inference)",
-              "hf-inference"),
-    TaskRoute("/", hf_inference.root_route, "hf", "Run the served model's task", "hf-inference"),
+              "hf-inference", binary=True),
+    TaskRoute("/", hf_inference.root_route, "hf", "Run the served model's task", "hf-inference", binary=True),
 )  # fmt: skip
 # Aliases real servers also answer (TEI: /embeddings; huggingface_hub appends /chat/completions after /v1).
 ALIASES = {"/chat/completions": "/v1/chat/completions", "/embeddings": "/v1/embeddings"}

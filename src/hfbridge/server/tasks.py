@@ -14,22 +14,56 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..tasks import _spec as registry
+from ..tasks._spec import Task
 from .errors import Refusal
 
-__all__ = ["TASKS", "ModelTable", "canonical_task", "task_of_body"]
+__all__ = ["served_tasks", "registry_task", "ModelTable", "canonical_task", "task_of_body"]
 
-#: The tasks the server runs, by their Hub names.
-TASKS: tuple[str, ...] = (
-    "text-generation", "feature-extraction", "sentence-similarity", "text-classification",
-    "zero-shot-classification", "token-classification", "text-to-image",
-)  # fmt: skip
+# The server's own names for tasks (older spellings and Hub pipeline names the registry does not use); every other
+# name is looked up in the task registry (pipeline tag, method name, ``serving.aliases``, tool name).
 _ALIASES = {
     "generate": "text-generation", "conversational": "text-generation", "chat": "text-generation",
-    "embed": "feature-extraction", "embeddings": "feature-extraction", "similarity": "sentence-similarity",
-    "classify": "text-classification", "sentiment-analysis": "text-classification",
-    "zero_shot": "zero-shot-classification", "zero-shot": "zero-shot-classification",
-    "ner": "token-classification", "image": "text-to-image",
+    "embeddings": "feature-extraction", "sentiment-analysis": "text-classification",
+    "zero-shot": "zero-shot-classification",
 }  # fmt: skip
+
+
+def served_tasks() -> tuple[str, ...]:
+    """The tasks the server runs, by their Hub names: every task of the registry (chat is served as the
+    ``text-generation`` model's, as on the Hub)."""
+    return tuple(dict.fromkeys(_hub_name(task) for task in registry.REGISTRY))
+
+
+def registry_task(name: str) -> Task[Any, Any]:
+    """The registry's task for a Hub task name (``text-generation`` is the generation task, not chat)."""
+    for task in registry.REGISTRY:
+        if task.pipeline_tag == name:
+            return task
+    raise KeyError(name)
+
+
+def _hub_name(task: Task[Any, Any]) -> str:
+    return "text-generation" if task.pipeline_tag == "chat" else task.pipeline_tag
+
+
+def canonical_task(name: str) -> str:
+    """A task's Hub name, from itself, a short alias (``embed``, ``classify``, ``ner``...) or any name the task
+    registry knows it by. Read at call time, so a task added to the registry is served without a server edit."""
+    if name in _ALIASES:
+        return _ALIASES[name]
+    for task in registry.REGISTRY:
+        names = (task.pipeline_tag, task.name, *task.serving.aliases, *((task.tool.name,) if task.tool else ()))
+        if name in names:
+            return _hub_name(task)
+    known = ", ".join(served_tasks())
+    raise ValueError(f"unknown task {name!r}; known: {known} (or {', '.join(sorted(_aliases()))})")
+
+
+def _aliases() -> set[str]:
+    return set(_ALIASES) | {alias for task in registry.REGISTRY for alias in task.serving.aliases}
+
+
 # Parameters only TGI's text generation takes (top_k is left out: text classification takes it too).
 _GENERATION_ONLY = frozenset({
     "best_of", "decoder_input_details", "details", "do_sample", "frequency_penalty", "grammar", "max_new_tokens",
@@ -39,14 +73,6 @@ _GENERATION_ONLY = frozenset({
 _NER_ONLY = frozenset({"aggregation_strategy", "ignore_labels", "stride"})
 # Top-level keys only TEI's /embed takes (InferenceClient.feature_extraction puts them there too).
 _EMBEDDING_ONLY = frozenset({"normalize", "prompt_name", "truncate", "truncation_direction", "dimensions"})
-
-
-def canonical_task(name: str) -> str:
-    """A task's Hub name, from itself or a short alias (``embed``, ``classify``, ``ner``...)."""
-    task = _ALIASES.get(name, name)
-    if task not in TASKS:
-        raise ValueError(f"unknown task {name!r}; known: {', '.join(TASKS)} (or {', '.join(sorted(_ALIASES))})")
-    return task
 
 
 def task_of_body(body: Mapping[str, Any], accept: str = "") -> str | None:
@@ -132,13 +158,20 @@ class ModelTable:
     def served_tasks(self) -> set[str]:
         return {task for tasks in self.tasks_by_model.values() for task in tasks}
 
-    def for_model(self, model: str, body: Mapping[str, Any], accept: str, pipeline: str | None = None) -> str:
-        """The task ``POST /models/{model}`` (or ``/models/{model}/pipeline/{pipeline}``) runs for ``body``."""
+    def for_model(self, model: str, body: Mapping[str, Any] | None, accept: str, pipeline: str | None = None) -> str:
+        """The task ``POST /models/{model}`` (or ``/models/{model}/pipeline/{pipeline}``) runs for ``body`` (None: a
+        file, which names no task: the model's own task runs)."""
         if model not in self.tasks_by_model:
             raise Refusal("not_found", f"Model {model} does not exist on this server; served models: "
                           f"{', '.join(self.models)}")  # fmt: skip
-        tasks = self.tasks_by_model[model] or TASKS
-        wanted = canonical_task(pipeline) if pipeline else task_of_body(body, accept)
+        tasks = self.tasks_by_model[model] or served_tasks()
+        if pipeline:
+            try:
+                wanted: str | None = canonical_task(pipeline)
+            except ValueError as exc:
+                raise Refusal("not_found", str(exc)) from None
+        else:
+            wanted = task_of_body(body, accept) if body is not None else None
         if wanted is None:
             if len(tasks) == 1 or model != self.served_model or self.root_task:
                 return tasks[0]
@@ -147,9 +180,9 @@ class ModelTable:
             raise Refusal("validation", f"Model {model} does not serve {wanted}; it serves {', '.join(tasks)}", 400)
         return wanted
 
-    def for_root(self, body: Mapping[str, Any], accept: str) -> str:
-        """The task ``POST /`` runs for ``body``."""
-        wanted = task_of_body(body, accept)
+    def for_root(self, body: Mapping[str, Any] | None, accept: str) -> str:
+        """The task ``POST /`` runs for ``body`` (None: a file, for the served model's own task)."""
+        wanted = task_of_body(body, accept) if body is not None else None
         if wanted is not None:
             return wanted
         if self.root_task is not None:
@@ -157,7 +190,8 @@ class ModelTable:
         raise _ambiguous(self, "/")
 
     def routes_hint(self) -> str:
-        return "; ".join(f"{task}: /models/{self.model_for(task)}" for task in TASKS if task in self.served_tasks())
+        served = self.served_tasks()
+        return "; ".join(f"{task}: /models/{self.model_for(task)}" for task in served_tasks() if task in served)
 
 
 def _ambiguous(table: ModelTable, route: str) -> Refusal:
