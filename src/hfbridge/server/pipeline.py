@@ -26,22 +26,19 @@ class Call:
 
     ctx: ServerContext
     request: Request
-    #: The parsed JSON body; None for a raw binary body (``binary`` routes only: the file itself, see ``raw``).
+    #: The parsed JSON body (None for a file: see ``is_binary``).
     body: Any
     fault: Fault | None
     dialect: Dialect
     #: The body's bytes and its media type (None when the client sent no ``Content-Type``).
     raw: bytes = b""
     content_type: str | None = None
+    #: The body is a file (an image, audio...) rather than JSON (``binary`` routes only).
+    is_binary: bool = False
 
     @property
     def accept(self) -> str:
         return self.request.headers.get("accept", "")
-
-    @property
-    def is_binary(self) -> bool:
-        """The body is a file (an image, audio...) rather than JSON."""
-        return self.body is None
 
 
 Handler = Callable[[Call], Awaitable[Response]]
@@ -63,6 +60,7 @@ def task_endpoint(
         call = Call(ctx, request, None, None, dialect)
         try:
             call.raw, call.content_type, call.body = await read_body(request, ctx, binary=binary)
+            call.is_binary = not _is_json(call.content_type)
             if ctx.rate_limit is not None and (wait := ctx.rate_limit.take()) > 0:
                 raise Refusal("overloaded", "Rate limit reached. Please retry later.", 429,
                               ctx.rate_limit.headers(wait))  # fmt: skip
@@ -120,7 +118,7 @@ async def read_body(request: Request, ctx: ServerContext, *, binary: bool = Fals
     most ``max_body_bytes`` (413), received within ``body_timeout`` (408), well-formed JSON (422). orjson refuses
     lone surrogates and nesting deeper than 1,024 levels."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower() or None
-    is_json = content_type is not None and (content_type == "application/json" or content_type.endswith("+json"))
+    is_json = _is_json(content_type)
     is_file = binary and (content_type is None or content_type.startswith(_FILE_TYPES))
     if not is_json and not is_file:
         raise Refusal("media_type", "Expected request with `Content-Type: application/json`" + (
@@ -143,6 +141,10 @@ async def read_body(request: Request, ctx: ServerContext, *, binary: bool = Fals
         return raw, content_type, orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise Refusal("validation", f"Failed to parse the request body as JSON: {exc}") from None
+
+
+def _is_json(content_type: str | None) -> bool:
+    return content_type is not None and (content_type == "application/json" or content_type.endswith("+json"))
 
 
 async def read_json(request: Request, ctx: ServerContext) -> Any:
