@@ -393,6 +393,7 @@ def serve(host: str, port: int, backend_spec: str, provider: str | None, task: s
 
     from .server import FaultPlan, ServerLimits, ServerRateLimit, create_app
     from .server.guard import LOOPBACK_HOSTS
+    from .server.runner import uvicorn_config
 
     plan = _fault_plan(faults, FaultPlan, retry_after) if faults else None
     if chat_model is not None and backend_spec != "local":
@@ -423,7 +424,7 @@ def serve(host: str, port: int, backend_spec: str, provider: str | None, task: s
     bound = listener.getsockname()[1]
     click.echo(f"hfbridge: serving {backend_spec} on http://{host}:{bound}", err=True)
     # In-flight requests get 3 s after SIGTERM; their generations stop when the server lets go of them.
-    config = uvicorn.Config(app, host=host, port=bound, log_level="warning", timeout_graceful_shutdown=3)
+    config = uvicorn_config(app, host=host, port=bound, log_level="warning", timeout_graceful_shutdown=3)
     uvicorn.Server(config).run(sockets=[listener])
 
 
