@@ -387,6 +387,7 @@ def serve(host: str, port: int, backend_spec: str, provider: str | None, task: s
           max_batch_size: int, max_total_tokens: int, allow_hosts: tuple[str, ...],
           chat_model: str | None) -> None:  # fmt: skip
     """Serve a backend over the TGI, TEI, OpenAI-compatible and hf-inference routes."""
+    import signal
     import socket
 
     import uvicorn
@@ -425,6 +426,10 @@ def serve(host: str, port: int, backend_spec: str, provider: str | None, task: s
     click.echo(f"hfbridge: serving {backend_spec} on http://{host}:{bound}", err=True)
     # In-flight requests get 3 s after SIGTERM; their generations stop when the server lets go of them.
     config = uvicorn_config(app, host=host, port=bound, log_level="warning", timeout_graceful_shutdown=3)
+    # uvicorn re-raises the SIGTERM it shut down on once it is done, under the handler that was in place before it
+    # ran: with the default one the process then dies of the signal (-15) after a clean shutdown. A stop that went
+    # as asked is exit 0.
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
     uvicorn.Server(config).run(sockets=[listener])
 
 
