@@ -31,8 +31,12 @@ class DigestRequest:
     top_k: int | None = None
 
 
+SEEN: list[str | None] = []  # the content types read() was given, in order
+
+
 def _read(body: bytes, content_type: str | None) -> DigestRequest:
     """As i15d's media tasks read theirs: JSON with the file in base64 when parameters are sent, else the file."""
+    SEEN.append(content_type)
     if content_type == "application/json":
         payload = json.loads(body)
         if not isinstance(payload, dict) or not isinstance(payload.get("inputs"), str):
@@ -159,3 +163,19 @@ def test_the_openapi_document_lists_file_bodies_on_hf_inference_routes(url: str)
     assert "application/octet-stream" in document["paths"]["/models/{model_id}"]["post"]["requestBody"]["content"]
     assert "application/octet-stream" in document["paths"]["/"]["post"]["requestBody"]["content"]
     assert list(document["paths"]["/v1/embeddings"]["post"]["requestBody"]["content"]) == ["application/json"]
+
+
+@pytest.mark.parametrize("form", ["bytes", "path", "bytes+top_k"])
+def test_the_real_inference_client_sends_a_file_the_server_reads(url: str, form: str, tmp_path: Any) -> None:
+    """huggingface_hub's own hf-inference wire for a binary-input task, unchanged: raw bytes (no content type), a
+    path (its media type), and with a parameter, JSON with the file in base64."""
+    from huggingface_hub import InferenceClient
+
+    client = InferenceClient(model=f"{url}/models/org/digest")
+    path = tmp_path / "picture.png"
+    path.write_bytes(PNG)
+    image: Any = path if form == "path" else PNG
+    labels = client.image_classification(image, top_k=1 if form == "bytes+top_k" else None)
+    assert [label.label for label in labels][:1] == [_expected(PNG)]
+    assert len(labels) == (1 if form == "bytes+top_k" else 2)
+    assert SEEN[-1] == {"bytes": None, "path": "image/png", "bytes+top_k": "application/json"}[form]
