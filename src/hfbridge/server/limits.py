@@ -16,8 +16,9 @@ class ServerLimits:
     (422, as TGI checks ``max_new_tokens`` against it), ``max_stop_sequences`` (422), ``max_labels`` candidate labels
     of a zero-shot request (422), ``max_concurrent_requests`` processed at once (others queue, like a server's
     workers), ``body_timeout`` seconds to receive a request body (408), ``header_timeout`` seconds to receive a
-    request's line and headers (the connection is dropped, with a 408 if part of them came; applied by the uvicorn
-    protocol that ``ServerThread`` and ``hfbridge serve`` run, see ``protocol.py``).
+    request's line and headers (hyper's default, which TGI and TEI serve through; the connection is dropped, with a
+    408 if part of them came; applied by the uvicorn protocol that ``ServerThread`` and ``hfbridge serve`` run, see
+    ``protocol.py``).
     """
 
     max_body_bytes: int = 2_000_000
@@ -27,7 +28,7 @@ class ServerLimits:
     max_labels: int = 64
     max_concurrent_requests: int | None = None
     body_timeout: float = 30.0
-    header_timeout: float = 10.0
+    header_timeout: float = 30.0
 
     def __post_init__(self) -> None:
         for name in ("max_body_bytes", "max_client_batch_size", "max_total_tokens", "max_stop_sequences", "max_labels"):

@@ -1,10 +1,12 @@
 """uvicorn's HTTP/1.1 protocol with a header-read timeout, which uvicorn does not have: a client that opens a
 connection and sends its request line and headers slower than ``header_timeout`` seconds (a slowloris, or a
-client that connected and went silent) is dropped, as nginx's ``client_header_timeout`` and Go's
-``ReadHeaderTimeout`` drop it. The body has its own bound (``ServerLimits.body_timeout``, 408, in the app).
+client that connected and went silent) is dropped, as hyper (the HTTP server under TGI and TEI,
+``header_read_timeout``, 30 s by default), nginx's ``client_header_timeout`` and Go's ``ReadHeaderTimeout`` drop
+it. The body has its own bound (``ServerLimits.body_timeout``, 408, in the app).
 
-The clock starts when the connection opens and again when a response ends on a kept-alive connection (uvicorn's
-keep-alive timeout only bounds the silence before the next request's first byte); it stops once the headers are in.
+The clock starts when the connection opens and again when a response ends on a kept-alive connection (as hyper does
+since hyperium/hyper#3828; uvicorn's keep-alive timeout only bounds the silence before the next request's first
+byte); it stops once the headers are in.
 """
 
 from __future__ import annotations
