@@ -57,11 +57,12 @@ def openapi_document(ctx: ServerContext) -> dict[str, Any]:
         if route.response is not None:
             content["application/json"] = {"schema": schema(route.response)}
         if route.stream is not None:  # one server-sent event: its data is the JSON of the event model
+            data: dict[str, Any] = {"type": "string", "contentMediaType": "application/json",
+                                    "contentSchema": schema(route.stream)}  # fmt: skip
+            if route.dialect == "openai":  # OpenAI-compatible streams end with `data: [DONE]`; TGI's do not
+                data = {"anyOf": [data, {"const": "[DONE]"}]}
             content["text/event-stream"] = {"schema": {
-                "type": "object", "required": ["data"], "properties": {
-                    "event": {"type": "string"},
-                    "data": {"type": "string", "contentMediaType": "application/json",
-                             "contentSchema": schema(route.stream)}}}}  # fmt: skip
+                "type": "object", "required": ["data"], "properties": {"event": {"type": "string"}, "data": data}}}
         if not content:  # the task decides: any JSON, or a PNG for text-to-image
             content = {"application/json": {"schema": {}}, "image/png": {"schema": {"type": "string",
                                                                                    "format": "binary"}},
