@@ -299,4 +299,4 @@ async def test_local_backend_names_the_hub_alternative(local_backend: LocalBacke
         await getattr(local_backend, f"a{method}")(*INPUTS[method])
     # Bad input is still bad input there: validation runs before the backend is asked.
     with pytest.raises(InvalidInputError):
-        getattr(local_backend, method)(*((None,) + INPUTS[method][1:]))
+        getattr(local_backend, method)(None, *INPUTS[method][1:])

@@ -155,6 +155,8 @@ def _unexpected(exc: Exception, token: SecretStr | None, wakes: bool) -> errors.
 def _client_side(exc: Exception, token: SecretStr | None, wakes: bool) -> errors.HFBridgeError:
     if _wire.raised_reading_response(exc) or isinstance(exc, IndexError):
         return _unexpected(exc, token, wakes)
+    if isinstance(exc, (ConnectionError, TimeoutError)):  # a socket error outside httpx2's own types
+        return errors.BackendUnavailableError(f"connection failed ({type(exc).__name__}): {redact(str(exc), token)}")
     if isinstance(exc, OSError):  # a local file the client could not open (it vanished after validation)
         return errors.InvalidInputError(redact(str(exc), token))
     return errors.UnsupportedTaskError(redact(str(exc), token))
