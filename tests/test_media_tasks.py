@@ -122,6 +122,20 @@ def test_binary_inputs_go_as_the_real_client_sends_them(tmp_path: Path) -> None:
     assert read(with_top_k.body, "application/json").top_k == 1  # type: ignore[misc]
 
 
+def test_url_inputs_are_downloaded_by_the_client_and_sent_as_bytes() -> None:
+    # An http(s) URL passes validation unopened; huggingface_hub fetches it and sends its bytes, as for a file.
+    with (
+        RecordingServer(body=png(), headers={"content-type": "image/png"}) as files,
+        RecordingServer(body=[{"label": "cat", "score": 1.0}]) as server,
+    ):
+        labels = hub(server).image_classification(f"{files.url}/cat.png")
+        with_top_k = hub(server).image_classification(f"{files.url}/cat.png", top_k=1)
+    assert labels == with_top_k == [ClassificationLabel(label="cat", score=1.0)]
+    assert [request.path for request in files.requests] == ["/cat.png", "/cat.png"]
+    assert server.requests[0].body == png()
+    assert json.loads(server.requests[1].body)["inputs"] == base64.b64encode(png()).decode()
+
+
 def test_question_tasks_send_json_with_the_image_in_base64() -> None:
     encoded = base64.b64encode(png()).decode()
     with RecordingServer(body=[{"answer": "red", "score": 0.9}]) as server:
