@@ -101,6 +101,19 @@ def test_hf_inference_answers_become_typed_results(method: str, args: tuple[Any,
     assert content_type == "application/json" and task.hub.parse(json.loads(body), None) == expected  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize(("method", "args", "options", "answer", "expected"), WELL_FORMED,
+                         ids=[f"{case[0]}-{i}" for i, case in enumerate(WELL_FORMED)])  # fmt: skip
+async def test_async_twins_give_the_same_results_from_the_same_requests(
+    method: str, args: tuple[Any, ...], options: dict[str, Any], answer: Any, expected: Any
+) -> None:
+    with RecordingServer(body=answer) as server:
+        sync = getattr(hub(server), method)(*args, **options)
+        result = await getattr(hub(server), f"a{method}")(*args, **options)
+    assert result == sync == expected
+    sent_sync, sent_async = server.requests
+    assert (sent_async.path, sent_async.body) == (sent_sync.path, sent_sync.body)
+
+
 def test_binary_inputs_go_as_the_real_client_sends_them(tmp_path: Path) -> None:
     image = tmp_path / "cat.png"
     image.write_bytes(png())
@@ -212,12 +225,15 @@ MALFORMED: list[tuple[str, tuple[Any, ...], Any, str]] = [
 
 @pytest.mark.parametrize(("method", "args", "answer", "message"), MALFORMED,
                          ids=[f"{case[0]}-{i}" for i, case in enumerate(MALFORMED)])  # fmt: skip
-def test_malformed_2xx_bodies_are_typed_api_errors(method: str, args: tuple[Any, ...], answer: Any,
-                                                   message: str) -> None:  # fmt: skip
+async def test_malformed_2xx_bodies_are_typed_api_errors(method: str, args: tuple[Any, ...], answer: Any,
+                                                         message: str) -> None:  # fmt: skip
     headers = {"content-type": "text/html"} if isinstance(answer, bytes) and answer.startswith(b"<") else {}
-    with RecordingServer(body=answer, headers=headers) as server, pytest.raises(APIError, match=message):
-        getattr(hub(server), method)(*args)
-    assert len(server.requests) == 1  # a malformed answer is not retried as if it were transient
+    with RecordingServer(body=answer, headers=headers) as server:
+        with pytest.raises(APIError, match=message):
+            getattr(hub(server), method)(*args)
+        with pytest.raises(APIError, match=message):
+            await getattr(hub(server), f"a{method}")(*args)
+    assert len(server.requests) == 2  # a malformed answer is not retried as if it were transient
 
 
 def _bad_inputs(tmp: Path) -> list[tuple[str, tuple[Any, ...], dict[str, Any], str]]:
