@@ -149,6 +149,15 @@ def test_url_inputs_are_downloaded_by_the_client_and_sent_as_bytes() -> None:
     assert json.loads(server.requests[1].body)["inputs"] == base64.b64encode(png()).decode()
 
 
+@pytest.mark.parametrize("image_format", ["PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF", "JPEG2000", "ICO"])
+def test_every_common_image_format_is_sent_unchanged(image_format: str) -> None:
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), "red").save(buffer, format=image_format)
+    with RecordingServer(body=[{"label": "red", "score": 1.0}]) as server:
+        hub(server).image_classification(buffer.getvalue())
+    assert server.requests[0].body == buffer.getvalue()
+
+
 def test_question_tasks_send_json_with_the_image_in_base64() -> None:
     encoded = base64.b64encode(png()).decode()
     with RecordingServer(body=[{"answer": "red", "score": 0.9}]) as server:
@@ -181,6 +190,13 @@ def test_text_to_speech_returns_the_audio_bytes() -> None:
     assert isinstance(audio, Audio) and isinstance(audio, bytes) and audio == FLAC
     assert audio.content_type == "audio/flac" and response_meta(audio) is not None
     assert get_task("text_to_speech").serving.write(audio) == (FLAC, "audio/flac")  # type: ignore[misc]
+
+
+def test_audio_of_an_unknown_container_is_returned_not_refused() -> None:
+    pcm = bytes(range(1, 200))  # raw samples: no container header, not text
+    with RecordingServer(body=pcm, headers={"content-type": "audio/L16"}) as server:
+        audio = hub(server).text_to_speech("hi")
+    assert audio == pcm and audio.content_type == "application/octet-stream"
 
 
 async def test_async_twins_send_the_same_requests() -> None:

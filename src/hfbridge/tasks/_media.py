@@ -50,6 +50,10 @@ def image_type(data: bytes) -> str | None:
         return "image/webp"
     if data.startswith((b"II*\x00", b"MM\x00*")):
         return "image/tiff"
+    if data.startswith((b"\x00\x00\x00\x0cjP  \r\n\x87\n", b"\xff\x4f\xff\x51")):
+        return "image/jp2"
+    if data.startswith(b"\x00\x00\x01\x00"):
+        return "image/x-icon"
     if data[4:8] == b"ftyp" and data[8:12] in (b"avif", b"avis", b"heic", b"heix", b"mif1"):
         return "image/avif" if data[8:11] == b"avi" else "image/heic"
     return None
@@ -92,7 +96,10 @@ def wav_frames(data: bytes) -> int | None:
 
 
 # ======================================================================================================== inputs
-_IMAGE_ACCEPTED = "bytes of an image file (PNG, JPEG, GIF, BMP, WebP, TIFF), a path, an http(s) URL or a PIL image"
+_IMAGE_ACCEPTED = (
+    "bytes of an image file (PNG, JPEG, GIF, BMP, WebP, TIFF, AVIF/HEIC, JPEG 2000, ICO), a path, an http(s) URL "
+    "or a PIL image"
+)
 _AUDIO_ACCEPTED = "bytes of an audio file (WAV, FLAC, MP3, OGG, WebM, M4A, AIFF, AMR), a path or an http(s) URL"
 
 

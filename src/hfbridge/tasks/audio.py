@@ -141,18 +141,23 @@ def _validate_speech(request: SpeechRequest, limits: Limits) -> SpeechRequest:
 
 
 def parse_audio(output: Any, request: Any = None) -> Audio:
-    """The answer's bytes, which must be an audio file: a JSON error or an HTML page with status 200 is an error."""
+    """The answer's bytes as :class:`Audio`. An empty body, a JSON body (an error with status 200) or an HTML / XML
+    page is an error; bytes of a container it does not know (raw PCM from some providers) are returned as
+    ``application/octet-stream`` rather than refused."""
     if not isinstance(output, (bytes, bytearray)):
         raise APIError(f"expected audio bytes, got {type(output).__name__}")
     data = bytes(output)
     kind = media.audio_type(data)
     if kind is not None:
         return Audio(data, kind)
-    if data.lstrip()[:1] in (b"{", b"["):
+    head = data.lstrip()[:1]
+    if head in (b"{", b"["):
         with contextlib.suppress(UnicodeDecodeError, json.JSONDecodeError):
             media.error_in(json.loads(data))  # a JSON error body: raises APIError with its message
-    what = "an empty body" if not data else f"{data[:40]!r}"
-    raise APIError(f"expected an audio file (WAV, FLAC, MP3, OGG...), got {what}")
+    if not data or head in (b"{", b"[", b"<"):
+        what = "an empty body" if not data else f"{data[:40]!r}"
+        raise APIError(f"expected an audio file (WAV, FLAC, MP3, OGG...), got {what}")
+    return Audio(data)
 
 
 def _read_speech(body: bytes, content_type: str | None) -> SpeechRequest:
