@@ -179,3 +179,32 @@ def test_the_real_inference_client_sends_a_file_the_server_reads(url: str, form:
     assert [label.label for label in labels][:1] == [_expected(PNG)]
     assert len(labels) == (1 if form == "bytes+top_k" else 2)
     assert SEEN[-1] == {"bytes": None, "path": "image/png", "bytes+top_k": "application/json"}[form]
+
+
+@pytest.mark.parametrize("with_top_k", [False, True])
+def test_a_media_task_of_the_registry_through_the_server_to_an_upstream(with_top_k: bool) -> None:
+    """i15d's image classification, which no server code names: the real InferenceClient sends a PNG to our server,
+    the server reads it with the task's ``Serving.read``, a HubBackend sends it on to an upstream (an HTTP double
+    answering as hf-inference), and the answer comes back through ``Serving.write`` in hf-inference's shape."""
+    from huggingface_hub import InferenceClient
+
+    from hfbridge import HubBackend
+    from hfbridge.tasks import get_task
+
+    from .._http_double import RecordingServer
+
+    get_task("image-classification")  # on main since i15d-mediatasks
+    upstream_labels = [{"label": "tabby cat", "score": 0.7}, {"label": "lynx", "score": 0.2}]
+    with RecordingServer(body=upstream_labels) as upstream:
+        backend = HubBackend(base_url=upstream.url)
+        app = create_app(backend, model_tasks=[("org/vision", "image-classification")])
+        with ServerThread(app) as server:
+            client = InferenceClient(model=f"{server.url}/models/org/vision")
+            labels = client.image_classification(PNG, top_k=1 if with_top_k else None)
+        sent = upstream.requests
+    assert [(label.label, round(label.score, 3)) for label in labels] == [("tabby cat", 0.7), ("lynx", 0.2)]
+    assert len(sent) == 1
+    if with_top_k:  # the parameter went on upstream, as JSON with the image in base64
+        assert json.loads(sent[0].body) == {"inputs": base64.b64encode(PNG).decode(), "parameters": {"top_k": 1}}
+    else:  # the file itself, as the client sent it to us
+        assert sent[0].body == PNG
