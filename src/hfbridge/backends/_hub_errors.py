@@ -171,7 +171,8 @@ TABLE: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], Mapper
     # The client raises ValueError while building a request the target cannot serve (provider without the task,
     # model not served by the provider, task not available on a URL): the call never left the machine.
     (ValueError, lambda exc, token, wakes: errors.UnsupportedTaskError(redact(str(exc), token))),
-    ((KeyError, TypeError), _unexpected),
+    # The client reading an answer of the wrong shape (``[]`` where it takes the first item).
+    ((KeyError, TypeError, IndexError), _unexpected),
 )  # fmt: skip
 
 
