@@ -14,7 +14,10 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx2
 import pytest
+from huggingface_hub import set_async_client_factory, set_client_factory
+from huggingface_hub.utils._http import default_async_client_factory, default_client_factory
 
 from hfbridge import (
     APIError,
@@ -28,6 +31,13 @@ from hfbridge import (
 from hfbridge.backends import _wire
 from hfbridge.cache import MemoryCache
 from hfbridge.tasks import get_task
+from hfbridge.tasks.language import (
+    FillMaskRequest,
+    QuestionAnsweringRequest,
+    SummarizationRequest,
+    TableQuestionAnsweringRequest,
+    TranslationRequest,
+)
 from hfbridge.types import FillMaskPrediction, QuestionAnswer, Summary, TableAnswer, Translation
 
 from ._http_double import RecordingServer
@@ -290,8 +300,11 @@ BAD: list[tuple[Call, str]] = [
     (lambda b: b.fill_mask("   "), "empty"),
     (lambda b: b.fill_mask("[MASK] and [MASK]"), "2 mask tokens"),
     (lambda b: b.fill_mask("<mask> is [MASK]"), "2 mask tokens"),
-    (lambda b: b.fill_mask("It is <mask>.", targets="happy"), "labels must be a list"),
-    (lambda b: b.fill_mask("It is <mask>.", targets=["happy", ""]), "must be a non-empty string"),
+    (lambda b: b.fill_mask("It is <mask>.", targets="happy"), "targets must be a list of strings, got str"),
+    (lambda b: b.fill_mask("It is <mask>.", targets=[]), "targets is empty"),
+    (lambda b: b.fill_mask("It is <mask>.", targets=["happy", ""]), "targets[1] is empty"),
+    (lambda b: b.fill_mask("It is <mask>.", targets=["happy", 3]), "targets[1] must be a str"),
+    (lambda b: b.fill_mask("It is <mask>.", targets=["happy", "happy"]), "targets has duplicates"),
     (lambda b: b.fill_mask("It is <mask>.", top_k=0), "top_k must be at least 1"),
 ]
 
@@ -329,3 +342,143 @@ def test_the_local_backend_names_a_hub_model_for_the_task(name: str, local_backe
         CALLS[name](local_backend)  # type: ignore[arg-type]
     assert task.hub_model is not None and repr(task.hub_model) in str(raised.value)
     assert f"HubBackend(task_models={{{task.pipeline_tag!r}: " in str(raised.value)
+
+
+# ------------------------------------------------------------------------- protocol server: Serving.read / write
+# A server routing by the registry reads the body the real client sent into the request, and writes the result
+# as hf-inference does: the real client must read it back to the same result.
+SENT: dict[str, tuple[Call, Any]] = {
+    "summarization": (
+        lambda b: b.summarization(ARTICLE, generate_parameters={"max_length": 30}, truncation="only_first"),
+        SummarizationRequest(ARTICLE, generate_parameters={"max_length": 30}, truncation="only_first"),
+    ),
+    "translation": (
+        lambda b: b.translation("Hello", src_lang="en_XX", tgt_lang="fr_XX", clean_up_tokenization_spaces=False),
+        TranslationRequest("Hello", src_lang="en_XX", tgt_lang="fr_XX", clean_up_tokenization_spaces=False),
+    ),
+    "question_answering": (
+        lambda b: b.question_answering("What's my name?", CONTEXT, top_k=2, doc_stride=0, align_to_words=True),
+        QuestionAnsweringRequest("What's my name?", CONTEXT, top_k=2, doc_stride=0, align_to_words=True),
+    ),
+    "table_question_answering": (
+        # to a Hub model the client repeats the model in the parameters; the reader drops it (the route names it)
+        lambda b: b.table_question_answering({**TABLE, "Stars": [36542, 4512, 3934]}, "Stars?", padding="longest"),
+        TableQuestionAnsweringRequest(TABLE, "Stars?", padding="longest"),
+    ),
+    "fill_mask": (
+        lambda b: b.fill_mask("It is <mask>.", targets=["good", "bad"], top_k=2),
+        FillMaskRequest("It is <mask>.", targets=["good", "bad"], top_k=2),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(SENT))
+def test_the_server_reads_what_the_real_client_sends(name: str, path: str) -> None:
+    call, expected = SENT[name]
+    with RecordingServer(body=GOOD[name]) as server:
+        call(hub(server))
+    (request,) = server.requests
+    serving = get_task(name).serving
+    assert serving.read is not None
+    assert serving.read(request.body, request.headers.get("content-type")) == expected
+
+
+@pytest.mark.parametrize("name", list(GOOD))
+@pytest.mark.parametrize("answers", [1, 2])
+def test_what_the_server_writes_the_real_client_reads_back(name: str, answers: int, path: str) -> None:
+    body = GOOD[name] if answers == 1 or name != "question_answering" else ANSWERS
+    with RecordingServer(body=body) as server:
+        result = CALLS[name](hub(server))
+    serving = get_task(name).serving
+    assert serving.write is not None
+    payload, content_type = serving.write(result)
+    assert content_type == "application/json"
+    assert json.loads(payload) == (body if name != "question_answering" or answers == 2 else ANSWER)
+    with RecordingServer(body=payload) as server:
+        assert CALLS[name](hub(server)) == result
+
+
+def test_a_table_answer_without_an_aggregator_is_written_without_one() -> None:
+    answer = {key: value for key, value in TABLE_ANSWER.items() if key != "aggregator"}
+    with RecordingServer(body=answer) as server:
+        result = CALLS["table_question_answering"](hub(server))
+    assert result.aggregator is None
+    write = get_task("table_question_answering").serving.write
+    assert write is not None and json.loads(write(result)[0]) == answer
+
+
+BAD_BODIES: list[tuple[str, bytes, str]] = [
+    ("summarization", b"<html>", "not valid JSON"),
+    ("summarization", b"[1, 2]", "must be a JSON object, got list"),
+    ("summarization", b'{"inputs": "x", "parameters": [1]}', "parameters must be a JSON object"),
+    ("summarization", b'{"inputs": "x", "parameters": {"max_length": 3}}', "unknown parameter(s) max_length"),
+    ("summarization", b'{"inputs": "x", "options": {}}', "unknown top-level field(s) options"),
+    ("question_answering", b'{"inputs": "What?"}', "inputs must be an object with exactly question, context"),
+    ("question_answering", b'{"inputs": {"question": "What?"}}', "exactly question, context"),
+    ("fill_mask", b'{"inputs": "It is <mask>.", "parameters": {"model": "x"}}', "unknown parameter(s) model"),
+]
+
+
+@pytest.mark.parametrize(("name", "body", "message"), BAD_BODIES, ids=[message for *_, message in BAD_BODIES])
+def test_the_server_refuses_a_body_it_cannot_read(name: str, body: bytes, message: str) -> None:
+    read = get_task(name).serving.read
+    assert read is not None
+    with pytest.raises(InvalidInputError, match=re.escape(message)):
+        read(body, "application/json")
+
+
+# ------------------------------------------------------------------------------- a Hub model on hf-inference
+# router.huggingface.co and the Hub's model API are out of reach: the real client's HTTP is answered at its
+# transport (huggingface_hub's set_client_factory hook), as tests/test_wire.py does for chat and embeddings.
+MODEL_OF = {name: f"hfbridge-wire/{name.replace('_', '-')}" for name in CALLS}
+
+
+class HubWire:
+    def __init__(self) -> None:
+        self.requests: list[httpx2.Request] = []
+
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        path = request.url.path
+        if request.method == "GET" and path.startswith("/api/models/"):
+            model = path.removeprefix("/api/models/")
+            name = next(name for name, id_ in MODEL_OF.items() if id_ == model)
+            tag = get_task(name).pipeline_tag
+            mapping = {"hf-inference": {"status": "live", "providerId": model, "task": tag}}
+            return httpx2.Response(200, json={"id": model, "pipeline_tag": tag, "inferenceProviderMapping": mapping})
+        self.requests.append(request)
+        name = next(name for name, model in MODEL_OF.items() if path.endswith(f"/models/{model}"))
+        return httpx2.Response(200, json=GOOD[name])
+
+
+@pytest.fixture
+def hub_wire() -> Iterator[HubWire]:
+    handler = HubWire()
+    set_client_factory(lambda: httpx2.Client(transport=httpx2.MockTransport(handler)))
+    set_async_client_factory(lambda: httpx2.AsyncClient(transport=httpx2.MockTransport(handler)))
+    try:
+        yield handler
+    finally:
+        set_client_factory(default_client_factory)
+        set_async_client_factory(default_async_client_factory)
+
+
+@pytest.mark.parametrize("name", list(SENT))
+def test_a_hub_model_gets_the_request_the_clients_own_method_sends(
+    name: str, hub_wire: HubWire, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tag = get_task(name).pipeline_tag
+    backend = HubBackend(provider="hf-inference", token="hf_" + "w" * 34, task_models={tag: MODEL_OF[name]},
+                         retry=RetryPolicy(max_attempts=1, deadline=None))  # fmt: skip
+    call = SENT[name][0]
+    fast = call(backend)
+    monkeypatch.setattr(_wire, "FAST_PATH", False)
+    public = call(backend)
+    assert fast == public
+    ours, theirs = hub_wire.requests
+    assert str(ours.url) == str(theirs.url) == f"https://router.huggingface.co/hf-inference/models/{MODEL_OF[name]}"
+    assert json.loads(ours.content) == json.loads(theirs.content)
+    assert dict(ours.headers) == dict(theirs.headers)
+    if name == "table_question_answering":  # the client names the model in the parameters as well
+        assert json.loads(ours.content)["parameters"]["model"] == MODEL_OF[name]
+    read = get_task(name).serving.read
+    assert read is not None and read(ours.content, ours.headers.get("content-type")) == SENT[name][1]

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -134,6 +134,57 @@ def _single(task: str, raw: Any, key: str) -> str:
     return text
 
 
+# ============================================================================================ protocol server
+# ``Serving.read`` / ``Serving.write``: the hf-inference request body as InferenceClient sends it, and the answer it
+# reads. Request fields carry the hf-inference parameter names, so one reader serves the five tasks.
+def _reader(
+    request: type, inputs: tuple[str, ...], ignored: tuple[str, ...] = ()
+) -> Callable[[bytes, str | None], Any]:
+    """``{"inputs": <str> | {name: value}, "parameters": {...}}`` -> the request (validated later, by the backend).
+    ``ignored`` parameters are accepted and dropped (table QA's client repeats the model there)."""
+    options = {f.name for f in fields(request)} - set(inputs) - {"model"}
+
+    def read(body: bytes, content_type: str | None) -> Any:
+        try:
+            payload = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise InvalidInputError("the body is not valid JSON") from None
+        if not isinstance(payload, dict):
+            raise InvalidInputError(f"the body must be a JSON object, got {type(payload).__name__}")
+        if unknown := sorted(set(payload) - {"inputs", "parameters"}):
+            raise InvalidInputError(f"unknown top-level field(s) {', '.join(unknown)}; send inputs and parameters")
+        raw = payload.get("inputs")
+        if len(inputs) == 1:
+            values = {inputs[0]: raw}
+        elif not isinstance(raw, dict) or sorted(raw) != sorted(inputs):
+            raise InvalidInputError(f"inputs must be an object with exactly {', '.join(inputs)}")
+        else:
+            values = {name: raw[name] for name in inputs}
+        parameters = payload.get("parameters") or {}
+        if not isinstance(parameters, dict):
+            raise InvalidInputError(f"parameters must be a JSON object, got {type(parameters).__name__}")
+        parameters = {key: value for key, value in parameters.items() if key not in ignored}
+        if unknown := sorted(set(parameters) - options):
+            raise InvalidInputError(f"unknown parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(options))}")
+        return request(**values, **parameters)
+
+    return read
+
+
+def _json(value: Any) -> tuple[bytes, str]:
+    return json.dumps(value).encode(), "application/json"
+
+
+def _write_answers(result: Sequence[QuestionAnswer]) -> tuple[bytes, str]:
+    answers = [answer.model_dump() for answer in result]
+    return _json(answers[0] if len(answers) == 1 else answers)  # the pipeline sends one answer as an object
+
+
+def _write_table_answer(result: TableAnswer) -> tuple[bytes, str]:
+    answer = result.model_dump(mode="json", exclude={"aggregator"} if result.aggregator is None else set())
+    return _json(answer)
+
+
 # ================================================================================================= summarization
 @dataclass(slots=True)
 class SummarizationRequest:
@@ -190,7 +241,11 @@ SUMMARIZATION: Task[SummarizationRequest, Summary] = Task(
         dump=lambda result: result.model_dump(),
         load=lambda raw: Summary.model_validate(raw, strict=True),
     ),
-    serving=Serving(aliases=("summarize",)),
+    serving=Serving(
+        aliases=("summarize",),
+        read=_reader(SummarizationRequest, ("text",)),
+        write=lambda result: _json([{"summary_text": result.summary_text}]),
+    ),
     tool=ToolInfo(
         name="summarization",
         description="Summarize a text. Input: the text. Output: the summary.",
@@ -271,7 +326,11 @@ TRANSLATION: Task[TranslationRequest, Translation] = Task(
         dump=lambda result: result.model_dump(),
         load=lambda raw: Translation.model_validate(raw, strict=True),
     ),
-    serving=Serving(aliases=("translate",)),
+    serving=Serving(
+        aliases=("translate",),
+        read=_reader(TranslationRequest, ("text",)),
+        write=lambda result: _json([{"translation_text": result.translation_text}]),
+    ),
     tool=ToolInfo(
         name="translation",
         description="Translate a text with the configured translation model. Input: the text (and, for "
@@ -383,7 +442,9 @@ QUESTION_ANSWERING: Task[QuestionAnsweringRequest, Results[QuestionAnswer]] = Ta
         dump=_dump_rows,
         load=_load_rows(QuestionAnswer),
     ),
-    serving=Serving(aliases=("qa",)),
+    serving=Serving(
+        aliases=("qa",), read=_reader(QuestionAnsweringRequest, ("question", "context")), write=_write_answers
+    ),
     tool=ToolInfo(
         name="question_answering",
         description="Find the answer to a question in a given text (extractive: the answer is a span of the "
@@ -519,7 +580,11 @@ TABLE_QUESTION_ANSWERING: Task[TableQuestionAnsweringRequest, TableAnswer] = Tas
         dump=lambda result: result.model_dump(mode="json"),
         load=lambda raw: TableAnswer.model_validate(raw),
     ),
-    serving=Serving(aliases=("table_qa",)),
+    serving=Serving(
+        aliases=("table_qa",),
+        read=_reader(TableQuestionAnsweringRequest, ("table", "query"), ignored=("model",)),
+        write=_write_table_answer,
+    ),
     tool=ToolInfo(
         name="table_question_answering",
         description="Answer a question about a table (lookups, counts, sums, averages). Input: query and table "
@@ -538,13 +603,29 @@ class FillMaskRequest:
     top_k: int | None = None
 
 
+def _targets(value: Any, max_targets: int) -> list[str] | None:
+    """The words fill-mask may choose from: a non-empty list of distinct non-blank strings, or None."""
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise InvalidInputError(f"targets must be a list of strings, got {type(value).__name__}")
+    if not value:
+        raise InvalidInputError("targets is empty; pass at least one word, or None for any word")
+    if len(value) > max_targets:
+        raise InvalidInputError(f"{len(value):,} targets given; at most {max_targets} are allowed per call")
+    for index, word in enumerate(value):
+        check.check_string(word, f"targets[{index}]")
+    if len(set(value)) != len(value):
+        raise InvalidInputError("targets has duplicates; each word once")
+    return list(value)
+
+
 def _validate_fill_mask(request: FillMaskRequest, limits: Limits) -> FillMaskRequest:
     check.check_text(request.text, max_chars=limits.max_input_chars)
     masks = sum(request.text.count(token) for token in MASK_TOKENS)
     if masks > 1:
         raise InvalidInputError(f"text has {masks} mask tokens; fill_mask fills one mask per call")
-    if request.targets is not None:
-        request.targets = check.check_labels(request.targets, max_labels=limits.max_labels)
+    request.targets = _targets(request.targets, limits.max_labels)
     _count(request.top_k, "top_k", 1)
     return request
 
@@ -600,7 +681,10 @@ FILL_MASK: Task[FillMaskRequest, Results[FillMaskPrediction]] = Task(
         dump=_dump_rows,
         load=_load_rows(FillMaskPrediction),
     ),
-    serving=Serving(),
+    serving=Serving(
+        read=_reader(FillMaskRequest, ("text",)),
+        write=lambda result: _json([prediction.model_dump() for prediction in result]),
+    ),
     tool=ToolInfo(
         name="fill_mask",
         description="Guess the missing word of a text: the text has one mask token ([MASK] or <mask>) where the "
