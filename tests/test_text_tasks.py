@@ -482,3 +482,24 @@ def test_a_hub_model_gets_the_request_the_clients_own_method_sends(
         assert json.loads(ours.content)["parameters"]["model"] == MODEL_OF[name]
     read = get_task(name).serving.read
     assert read is not None and read(ours.content, ours.headers.get("content-type")) == SENT[name][1]
+
+
+async def test_async_twins_on_a_hub_model_send_what_the_async_client_sends(
+    hub_wire: HubWire, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = HubBackend(provider="hf-inference", token="hf_" + "w" * 34, task_models={
+        "table-question-answering": MODEL_OF["table_question_answering"], "fill-mask": MODEL_OF["fill_mask"]},
+        retry=RetryPolicy(max_attempts=1, deadline=None))  # fmt: skip
+    results = []
+    for fast in (True, False):
+        monkeypatch.setattr(_wire, "FAST_PATH", fast)
+        results.append((await backend.atable_question_answering(TABLE, "Stars?"),
+                        await backend.afill_mask("It is <mask>.", top_k=2)))  # fmt: skip
+    await backend.aclose()
+    assert results[0] == results[1]
+    assert results[0][0].cells == ["36542"] and [p.token for p in results[0][1]] == [11098, 45075]
+    ours_table, ours_fill, theirs_table, theirs_fill = hub_wire.requests
+    for ours, theirs in ((ours_table, theirs_table), (ours_fill, theirs_fill)):
+        assert str(ours.url) == str(theirs.url)
+        assert json.loads(ours.content) == json.loads(theirs.content)
+        assert dict(ours.headers) == dict(theirs.headers)
