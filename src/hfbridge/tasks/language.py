@@ -36,7 +36,7 @@ from .. import _validation as check
 from ..backends import _wire
 from ..errors import APIError, InvalidInputError
 from ..types import FillMaskPrediction, QuestionAnswer, Results, Summary, TableAnswer, Translation
-from ._spec import CacheCodec, HubCall, Limits, Serving, Task, ToolInfo
+from ._spec import CacheCodec, HubCall, Limits, Serving, Task
 from .text import TextInput
 
 __all__ = [
@@ -246,11 +246,6 @@ SUMMARIZATION: Task[SummarizationRequest, Summary] = Task(
         read=_reader(SummarizationRequest, ("text",)),
         write=lambda result: _json([{"summary_text": result.summary_text}]),
     ),
-    tool=ToolInfo(
-        name="summarization",
-        description="Summarize a text. Input: the text. Output: the summary.",
-        args=SummarizationInput,
-    ),
 )  # fmt: skip
 
 
@@ -330,12 +325,6 @@ TRANSLATION: Task[TranslationRequest, Translation] = Task(
         aliases=("translate",),
         read=_reader(TranslationRequest, ("text",)),
         write=lambda result: _json([{"translation_text": result.translation_text}]),
-    ),
-    tool=ToolInfo(
-        name="translation",
-        description="Translate a text with the configured translation model. Input: the text (and, for "
-        "multilingual models, src_lang and tgt_lang codes). Output: the translation.",
-        args=TranslationInput,
     ),
 )  # fmt: skip
 
@@ -444,12 +433,6 @@ QUESTION_ANSWERING: Task[QuestionAnsweringRequest, Results[QuestionAnswer]] = Ta
     ),
     serving=Serving(
         aliases=("qa",), read=_reader(QuestionAnsweringRequest, ("question", "context")), write=_write_answers
-    ),
-    tool=ToolInfo(
-        name="question_answering",
-        description="Find the answer to a question in a given text (extractive: the answer is a span of the "
-        "text). Input: question and context. Output: JSON list of {answer, score, start, end}, best first.",
-        args=QuestionAnsweringInput,
     ),
 )  # fmt: skip
 
@@ -585,12 +568,6 @@ TABLE_QUESTION_ANSWERING: Task[TableQuestionAnsweringRequest, TableAnswer] = Tas
         read=_reader(TableQuestionAnsweringRequest, ("table", "query"), ignored=("model",)),
         write=_write_table_answer,
     ),
-    tool=ToolInfo(
-        name="table_question_answering",
-        description="Answer a question about a table (lookups, counts, sums, averages). Input: query and table "
-        "(columns: header -> list of cells). Output: JSON {answer, cells, coordinates, aggregator}.",
-        args=TableQuestionAnsweringInput,
-    ),
 )  # fmt: skip
 
 
@@ -684,11 +661,5 @@ FILL_MASK: Task[FillMaskRequest, Results[FillMaskPrediction]] = Task(
     serving=Serving(
         read=_reader(FillMaskRequest, ("text",)),
         write=lambda result: _json([prediction.model_dump() for prediction in result]),
-    ),
-    tool=ToolInfo(
-        name="fill_mask",
-        description="Guess the missing word of a text: the text has one mask token ([MASK] or <mask>) where the "
-        "word goes. Output: JSON list of {token_str, sequence, score}, best first.",
-        args=FillMaskInput,
     ),
 )  # fmt: skip
