@@ -76,6 +76,11 @@ def _choice(value: Any, name: str, choices: tuple[str, ...]) -> str | None:
     return value
 
 
+def _model(value: Any) -> str | None:
+    """The per-call ``model``: a Hub model id or a served name, or None for the backend's."""
+    return None if value is None else check.check_string(value, "model")
+
+
 def _language(value: Any, name: str) -> str | None:
     if value is None:
         return None
@@ -196,6 +201,7 @@ class SummarizationRequest:
 
 
 def _validate_summarization(request: SummarizationRequest, limits: Limits) -> SummarizationRequest:
+    request.model = _model(request.model)
     check.check_text(request.text, max_chars=limits.max_input_chars)
     request.generate_parameters = _generate_parameters(request.generate_parameters)
     _choice(request.truncation, "truncation", TRUNCATION_STRATEGIES)
@@ -262,6 +268,7 @@ class TranslationRequest:
 
 
 def _validate_translation(request: TranslationRequest, limits: Limits) -> TranslationRequest:
+    request.model = _model(request.model)
     check.check_text(request.text, max_chars=limits.max_input_chars)
     request.src_lang = _language(request.src_lang, "src_lang")
     request.tgt_lang = _language(request.tgt_lang, "tgt_lang")
@@ -345,6 +352,7 @@ class QuestionAnsweringRequest:
 
 
 def _validate_question_answering(request: QuestionAnsweringRequest, limits: Limits) -> QuestionAnsweringRequest:
+    request.model = _model(request.model)
     check.check_text(request.question, "question", max_chars=limits.max_input_chars)
     check.check_text(request.context, "context", max_chars=limits.max_input_chars)
     for name in ("top_k", "max_answer_len", "max_question_len", "max_seq_len"):
@@ -490,6 +498,7 @@ def _check_table(table: Any, max_chars: int) -> dict[str, list[str]]:
 def _validate_table_question_answering(
     request: TableQuestionAnsweringRequest, limits: Limits
 ) -> TableQuestionAnsweringRequest:
+    request.model = _model(request.model)
     request.table = _check_table(request.table, limits.max_input_chars)
     check.check_text(request.query, "query", max_chars=limits.max_input_chars)
     _choice(request.padding, "padding", PADDING_STRATEGIES)
@@ -598,6 +607,7 @@ def _targets(value: Any, max_targets: int) -> list[str] | None:
 
 
 def _validate_fill_mask(request: FillMaskRequest, limits: Limits) -> FillMaskRequest:
+    request.model = _model(request.model)
     check.check_text(request.text, max_chars=limits.max_input_chars)
     masks = sum(request.text.count(token) for token in MASK_TOKENS)
     if masks > 1:
