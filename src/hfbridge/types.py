@@ -20,7 +20,7 @@ __all__ = [
     "GenerationToken",
     "ClassificationLabel",
     "EntityGroup",
-    # text tasks answered by hf-inference pipelines (i15c): summarization, translation, QA, table QA, fill-mask
+    # text tasks answered by hf-inference pipelines: summarization, translation, QA, table QA, fill-mask
     "Summary",
     "Translation",
     "QuestionAnswer",
