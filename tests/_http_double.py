@@ -27,7 +27,8 @@ class RecordingServer:
     """``with RecordingServer(status=..., body=..., headers=..., delay=...) as server: server.url, server.requests``.
 
     ``headers`` values may contain ``{authorization}``, replaced by the request's Authorization header (an echo).
-    ``body`` is sent as JSON; a ``bytes`` body is sent as it is, with ``content_type``.
+    ``body`` is sent as JSON; a ``bytes`` body is sent as it is, as ``content_type`` (default
+    ``application/octet-stream``) unless ``headers`` name a content-type.
     """
 
     def __init__(
@@ -37,7 +38,7 @@ class RecordingServer:
         body: Any = None,
         headers: dict[str, str] | None = None,
         delay: float = 0.0,
-        content_type: str = "application/json",
+        content_type: str | None = None,
     ) -> None:
         self.requests: list[Recorded] = []
         self.status = status
@@ -56,10 +57,13 @@ class RecordingServer:
                 )  # fmt: skip
                 if double.delay:
                     time.sleep(double.delay)
-                payload = double.body if isinstance(double.body, bytes) else json.dumps(double.body).encode()
+                raw = isinstance(double.body, bytes)  # bytes are sent as they are (audio, HTML), anything else as JSON
+                payload = double.body if raw else json.dumps(double.body).encode()
                 try:
                     self.send_response(double.status)
-                    self.send_header("content-type", double.content_type)
+                    if "content-type" not in {name.lower() for name in double.headers}:
+                        default = "application/octet-stream" if raw else "application/json"
+                        self.send_header("content-type", double.content_type or default)
                     self.send_header("content-length", str(len(payload)))
                     echo = self.headers.get("authorization") or ""
                     for name, value in double.headers.items():
