@@ -214,6 +214,7 @@ TEXT_CLASSIFICATION: Task[TextClassificationRequest, Results[ClassificationLabel
         description="Classify the sentiment of a text (positive or negative). Input: the text. "
         "Output: JSON list of {label, score}, best first.",
         args=TextInput,
+        example={"text": "I love this product!"},
     ),
 )
 
@@ -272,6 +273,7 @@ ZERO_SHOT_CLASSIFICATION: Task[ZeroShotRequest, Results[ClassificationLabel]] = 
         description="Classify the topic of a text: which of the candidate labels fits it best. Input: text and "
         "optional labels. Output: JSON list of {label, score}, best first.",
         args=ZeroShotInput,
+        example={"text": "I need to update my payment method.", "labels": ["billing", "account"], "multi_label": False},
     ),
 )
 
@@ -314,5 +316,7 @@ TOKEN_CLASSIFICATION: Task[TokenClassificationRequest, Results[EntityGroup]] = T
         description="Find named entities (people PER, organisations ORG, locations LOC, other MISC) in a text. "
         "Output: JSON list of {entity_group, word, start, end, score}.",
         args=NERInput,
+        example={"text": "Elon Musk founded SpaceX in Hawthorne, California in 2002.", "entity_types": ["PER"]},
+        filters={"entity_types": "entity_group"},
     ),
 )
