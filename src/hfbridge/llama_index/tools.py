@@ -9,53 +9,11 @@ from typing import Any
 
 from llama_index.core.tools import FunctionTool, ToolMetadata, ToolOutput
 from llama_index.core.tools.tool_spec.base import BaseToolSpec
-from pydantic import BaseModel, Field
 
 from ..backends import Backend
 from ..tools import DEFAULT_TOOLS, ToolCallError, ToolSet, ToolSpec
 
 __all__ = ["HFToolSpec", "HFFunctionTool"]
-
-
-# ---- Transitional (removed with the re-recording of the LlamaIndex agent cassettes): the texts the recorded
-# FunctionAgent / ReAct prompts quote, which predate the registry's tool descriptions. Behaviour is the tool layer's.
-class _SentimentArgs(BaseModel):
-    text: str = Field(min_length=1, description="The text to analyse.")
-
-
-class _ZeroShotArgs(BaseModel):
-    text: str = Field(min_length=1, description="The text to classify.")
-    labels: list[str] | None = Field(default=None, description="Candidate labels; omit for the spec's labels.")
-    multi_label: bool = Field(default=False, description="Score each label independently.")
-
-
-class _NERArgs(BaseModel):
-    text: str = Field(min_length=1, description="The text to analyse.")
-    entity_types: list[str] | None = Field(default=None, description="Keep only these groups: PER, ORG, LOC, MISC.")
-
-
-class _ImageArgs(BaseModel):
-    prompt: str = Field(min_length=1, description="What the image should show.")
-    width: int | None = Field(default=None, ge=64, le=2048, description="Width in pixels.")
-    height: int | None = Field(default=None, ge=64, le=2048, description="Height in pixels.")
-
-
-_RECORDED: dict[str, tuple[type[BaseModel], str]] = {
-    "text_classification": (
-        _SentimentArgs,
-        "Classify the sentiment of a text (positive or negative). Returns JSON [{label, score}], best first.",
-    ),
-    "zero_shot_classification": (
-        _ZeroShotArgs,
-        "Classify the topic of a text: which of the candidate labels fits it best. Returns JSON [{label, score}].",
-    ),
-    "named_entity_recognition": (
-        _NERArgs,
-        "Find named entities (people PER, organisations ORG, locations LOC, other MISC) in a text. "
-        "Returns JSON [{entity_group, word, start, end, score}].",
-    ),
-    "text_to_image": (_ImageArgs, "Generate an image from a text prompt. Returns the path of the saved PNG file."),
-}
 
 
 class HFFunctionTool(FunctionTool):
@@ -142,8 +100,7 @@ class HFToolSpec(BaseToolSpec):
 
     def get_metadata_from_fn_name(self, fn_name: str, spec_functions: list[Any] | None = None) -> ToolMetadata:
         spec = self._spec(fn_name)
-        schema, description = _RECORDED.get(spec.name, (spec.args, spec.description))
-        return ToolMetadata(name=spec.name, description=description, fn_schema=schema)
+        return ToolMetadata(name=spec.name, description=spec.description, fn_schema=spec.args)
 
     def to_tool_list(
         self,
