@@ -11,8 +11,7 @@ from langchain_core.tools import BaseTool, ToolException
 from pydantic import Field
 
 from ..backends import Backend
-from ..tools import DEFAULT_TOOLS, MediaFiles, ToolCallError, ToolSet, ToolSpec, get_tool
-from ._config import BackendFields
+from ..tools import DEFAULT_TOOLS, MediaFiles, ToolCallError, ToolSet, ToolSpec, ToolTarget, get_tool
 
 __all__ = [
     "HFTool",
@@ -24,7 +23,7 @@ __all__ = [
 ]
 
 
-class HFTool(BackendFields, BaseTool):
+class HFTool(ToolTarget, BaseTool):
     """Any hfbridge tool as a LangChain tool: ``HFTool(tool="summarization", backend=backend, **options)``.
 
     Name, description and argument schema come from the task's declaration; ``options`` are the tool's options
@@ -66,7 +65,7 @@ class HFTool(BackendFields, BaseTool):
             raise ToolException(str(error)) from None
 
     def _call(self) -> dict[str, Any]:
-        return {"options": self.options, "model": self._model_override({}), "media": MediaFiles(self.output_dir)}
+        return {"options": self.options, "model": self.tool_model(), "media": MediaFiles(self.output_dir)}
 
     def _run(self, run_manager: CallbackManagerForToolRun | None = None, **arguments: Any) -> str:
         try:
