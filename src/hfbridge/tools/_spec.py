@@ -7,11 +7,11 @@ task with a ``tool=`` declaration is a tool in both frameworks without a line of
 from __future__ import annotations
 
 import dataclasses
-import typing
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
 
 from ..errors import ConfigurationError, HFBridgeError
 from ..tasks import TASKS, Task
@@ -34,6 +34,20 @@ def _omitted(value: Any) -> bool:
     return value is None or (isinstance(value, (list, tuple)) and not value)
 
 
+def _option_type(request: type, field: dataclasses.Field[Any]) -> Any:
+    """The type an option of ``field`` is checked against: the field's own annotation (or ``None``), or ``Any`` when
+    it cannot be checked at run time (a name imported only for type checkers, e.g. a PIL image). The backend's
+    validation still checks the value on every call."""
+    annotation: Any = field.type
+    try:
+        if isinstance(annotation, str):
+            annotation = eval(annotation, vars(sys.modules[request.__module__]))  # the module's own annotation text
+        TypeAdapter(annotation | None)
+    except Exception:  # unresolvable here (pydantic raises several types): the task checks the value
+        return Any
+    return annotation | None
+
+
 class ToolSpec:
     """One task as a tool. Built from the registry (:data:`TOOLS`); the framework adapters only wrap it."""
 
@@ -48,7 +62,6 @@ class ToolSpec:
         self.example: dict[str, Any] = dict(info.example)
         self.filters: dict[str, str] = dict(info.filters)
         fields = {f.name: f for f in dataclasses.fields(task.request)}
-        hints = typing.get_type_hints(task.request)
         #: Arguments that reach the task (the rest are filters).
         self.task_args = tuple(name for name in self.args.model_fields if name not in self.filters)
         stray = [name for name in self.task_args if name not in fields]
@@ -59,7 +72,9 @@ class ToolSpec:
         # Options: what a tool can be built with. Every request field but the required arguments (they come from
         # the model on each call) and `model` (the adapters' backend fields own it), plus the filters.
         option_fields: dict[str, Any] = {
-            name: (hints[name] | None, None) for name in fields if name not in required and name != "model"
+            name: (_option_type(task.request, fields[name]), None)
+            for name in fields
+            if name not in required and name != "model"
         }
         option_fields.update({name: (self.args.model_fields[name].annotation, None) for name in self.filters})
         self._options_model = create_model(  # type: ignore[call-overload]
