@@ -15,10 +15,13 @@ def suite_name(spec: ToolSpec, kind: str) -> str:
 
 
 def tool_suites(kind: str, bases: tuple[type, ...], params: Callable[[ToolSpec], dict[str, Any]]) -> dict[str, type]:
-    """One test class per tool: its public class (``NERTool``...) or ``HFTool(tool=...)``, built with ``params``,
-    invoked with the example arguments its declaration gives."""
+    """One test class per tool that declares an example call (``ToolInfo(example=...)``): its public class
+    (``NERTool``...) or ``HFTool(tool=...)``, built with ``params``, invoked with that example. A tool without one has
+    no suite until its declaration gives the example (and, for the integration suite, its cassettes are recorded)."""
     suites: dict[str, type] = {}
     for spec in TOOLS:
+        if not spec.example:
+            continue
         cls = lc_tools._NAMED.get(spec.name, lc_tools.HFTool)
         attrs = {
             "tool_constructor": property(lambda self, cls=cls: cls),
