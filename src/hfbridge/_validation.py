@@ -106,29 +106,24 @@ def normalize_messages(messages: Any) -> list[dict[str, Any]]:
     return result
 
 
-def normalize_tool_choice(tool_choice: Any, tools: Sequence[dict[str, Any]] | None) -> Any:
-    """Map every tool_choice form the backend and both frameworks accept onto the OpenAI wire form, and check that a
-    named tool is among ``tools`` (OpenAI function tool dicts).
-
-    ``None`` / ``False``: nothing sent. ``"auto"``, ``"none"``. ``"required"``, ``"any"`` (LangChain) or ``True``:
-    ``"required"``. A tool name, ``{"type": "function", "function": {"name": ...}}`` or ``{"name": ...}``: that tool.
-    """
-    if tool_choice is None or tool_choice is False:
+def normalize_tool_choice(tool_choice: Any, tools: list[dict[str, Any]] | None) -> Any:
+    """Map every accepted tool_choice form onto the OpenAI wire form and check it names a bound tool."""
+    if tool_choice is None:
         return None
     names = [tool["function"]["name"] for tool in tools or []]
-    if tool_choice is True or tool_choice in ("any", "required"):
-        if not names:
+    if tool_choice in ("auto", "none", "required"):
+        if tool_choice == "required" and not names:
             raise InvalidInputError("tool_choice='required' needs at least one tool")
-        return "required"
-    if tool_choice in ("auto", "none"):
         return tool_choice
+    if tool_choice == "any":
+        return normalize_tool_choice("required", tools)
     name: Any
     if isinstance(tool_choice, str):
         name = tool_choice
     elif isinstance(tool_choice, dict):
         name = (tool_choice.get("function") or {}).get("name") or tool_choice.get("name")
     else:
-        raise InvalidInputError(f"tool_choice must be a str, a bool or a dict, got {type(tool_choice).__name__}")
+        raise InvalidInputError(f"tool_choice must be a str or a dict, got {type(tool_choice).__name__}")
     if not name or name not in names:
         raise InvalidInputError(f"tool_choice names tool {name!r}, which is not among the tools given: {names}")
     return {"type": "function", "function": {"name": name}}

@@ -26,7 +26,7 @@ a :class:`ToolSpec` here, and so a LangChain ``BaseTool`` (``HFTool``, ``hf_tool
 
 from __future__ import annotations
 
-from .._validation import normalize_tool_choice
+from ._choice import normalize_tool_choice
 from ._render import DEFAULT_OUTPUT_DIR, MediaFiles, render_error, render_result, validation_message
 from ._set import BACKEND_OPTIONS, ToolSet, ToolTarget
 from ._spec import DEFAULT_TOOLS, TOOLS, ToolCallError, ToolSpec, get_tool, select_tools
