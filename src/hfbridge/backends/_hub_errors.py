@@ -27,6 +27,7 @@ from pydantic import SecretStr
 
 from .. import errors
 from .._secrets import redact
+from . import _wire
 
 _HINTS = {
     401: "the token is missing or invalid: set HF_TOKEN or pass token=",
@@ -175,8 +176,16 @@ TABLE: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], Mapper
 )  # fmt: skip
 
 
+#: What keeps its own meaning wherever it is raised (a polling provider's HTTP error inside ``get_response``...).
+_TYPED = (errors.HFBridgeError, HfHubHTTPError, TextGenerationError, HubTimeoutError, httpx2.HTTPError)
+
+
 def translate(exc: BaseException, token: SecretStr | None, wakes_on_503: bool = False) -> errors.HFBridgeError:
     """Map one exception from the client onto the typed hierarchy. Messages never contain the token."""
+    if not isinstance(exc, _TYPED) and isinstance(exc, Exception) and _wire.raised_reading_answer(exc):
+        # Raised while the client read a 2xx body (HTML where JSON or an image was due): a malformed answer, not
+        # a request the target cannot serve (the ValueError row below) nor an unknown crash.
+        return _unexpected(exc, token, wakes_on_503)
     for types, mapper in TABLE:
         if isinstance(exc, types):
             return mapper(exc, token, wakes_on_503)

@@ -28,6 +28,8 @@ from .transport import Transport
 __all__ = ["HubTransport", "DEFAULT_TIMEOUT"]
 
 DEFAULT_TIMEOUT = 60.0
+#: A 2xx stream with no event at all (an empty or non-stream body) is a failure, never an empty answer.
+_NO_EVENT = "unexpected response from the server: the stream ended without any event"
 AnyTask = Task[Any, Any]
 
 
@@ -199,11 +201,15 @@ class HubTransport(Transport):
     def _chunks(self, client: InferenceClient, events: Any, parse: Any) -> Iterator[Any]:
         error: HFBridgeError | None = None
         try:
+            chunks = 0
             try:
                 for raw in events:
+                    chunks += 1
                     yield self._parse(parse, raw)
             except Exception as exc:
                 error = self._translate(exc)
+            if error is None and chunks == 0:
+                error = APIError(_NO_EVENT)
             if error is not None:
                 raise error  # outside the handler: the client's exception (request headers) is not chained
         finally:
@@ -214,12 +220,16 @@ class HubTransport(Transport):
         client = AsyncInferenceClient(**self.client_kwargs())
         error: HFBridgeError | None = None
         try:
+            chunks = 0
             try:
                 events = await hub.open_stream(client, request, self)
                 async for raw in events:
+                    chunks += 1
                     yield self._parse(hub.parse_chunk, raw)
             except Exception as exc:
                 error = self._translate(exc)
+            if error is None and chunks == 0:
+                error = APIError(_NO_EVENT)
             if error is not None:
                 raise error
         finally:

@@ -30,7 +30,12 @@ from typing import Any
 import orjson
 from huggingface_hub import AsyncInferenceClient, InferenceClient
 
-__all__ = ["FAST_PATH", "UNAVAILABLE", "chat", "chat_stream", "embed", "endpoint_token", "known_providers"]
+from ..errors import APIError
+
+__all__ = [
+    "FAST_PATH", "UNAVAILABLE", "chat", "chat_stream", "embed", "endpoint_token", "known_providers",
+    "raised_reading_answer",
+]  # fmt: skip
 
 logger = logging.getLogger("hfbridge")
 
@@ -97,6 +102,30 @@ def known_providers() -> set[str] | None:
     return None if providers is None else set(providers) | {"auto"}
 
 
+#: huggingface_hub's functions that read an answer (they run after the request was sent): what they raise means
+#: the body was not what the client expected (HTML where an image or JSON was due, a number for a list...).
+_ANSWER_READERS = frozenset(
+    {"parse_obj", "parse_obj_as_list", "parse_obj_as_instance", "get_response", "_bytes_to_image", "_b64_to_image",
+     "_bytes_to_dict", "_bytes_to_list"}
+)  # fmt: skip
+
+
+def raised_reading_answer(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised while huggingface_hub read a 2xx answer (not while it built the request, where
+    a ``ValueError`` means the target cannot serve the task). Decided by where it was raised, not its message."""
+    if type(exc).__module__.startswith("PIL."):  # the body of an image answer is not an image
+        return True
+    traceback = exc.__traceback__
+    while traceback is not None:
+        frame = traceback.tb_frame
+        if frame.f_code.co_name in _ANSWER_READERS and str(frame.f_globals.get("__name__", "")).startswith(
+            "huggingface_hub."
+        ):
+            return True
+        traceback = traceback.tb_next
+    return False
+
+
 def endpoint_token(endpoint: Any) -> str | None:
     """The token an ``InferenceEndpoint`` object was fetched with, if it exposes one."""
     token = getattr(endpoint, "_token", None)
@@ -134,16 +163,31 @@ def _embedding_request(client: Client, texts: list[str], parameters: dict[str, A
 
 
 # ------------------------------------------------------------------------------------------------ decoding
+_SSE_FIELDS = ("event:", "id:", "retry:", ":")
+
+
 def _event(line: str) -> dict[str, Any] | None:
-    """One server-sent event line: its JSON payload, None for other lines; StopIteration at ``[DONE]``."""
+    """One server-sent event line: its JSON payload, None for other event-stream lines; StopIteration at
+    ``[DONE]``. A line that is not part of an event stream (an HTML page, a JSON error body answered with status
+    200) raises ``APIError``: read as "no event", it would make an empty answer out of a failure."""
     if not line.startswith("data:"):
-        return None
+        if not line.strip() or line.startswith(_SSE_FIELDS):
+            return None
+        try:
+            body = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            body = None
+        if isinstance(body, dict) and body.get("error") is not None:
+            error = body["error"]
+            message = error.get("message") if isinstance(error, dict) else error
+            raise APIError(f"the server answered 2xx with an error: {message}", server_message=str(message))
+        raise APIError(f"unexpected response from the server: not an event stream: {line[:120]!r}")
     data = line[5:].strip()
     if data == "[DONE]":
         raise StopIteration
     payload = orjson.loads(data)
     if not isinstance(payload, dict):
-        raise ValueError(f"unexpected stream event: {data[:200]}")
+        raise APIError(f"unexpected response from the server: a stream event that is not an object: {data[:120]}")
     if payload.get("error") is not None:
         # The same typed errors the client raises for an error event (its error mapping applies unchanged).
         raise _INTERNALS["parse_error"](payload["error"], payload.get("error_type"))
