@@ -27,6 +27,7 @@ class RecordingServer:
     """``with RecordingServer(status=..., body=..., headers=..., delay=...) as server: server.url, server.requests``.
 
     ``headers`` values may contain ``{authorization}``, replaced by the request's Authorization header (an echo).
+    ``body`` is sent as JSON, or as it is when it is ``bytes`` (an HTML page, an event stream), with ``content_type``.
     """
 
     def __init__(
@@ -36,12 +37,14 @@ class RecordingServer:
         body: Any = None,
         headers: dict[str, str] | None = None,
         delay: float = 0.0,
+        content_type: str = "application/json",
     ) -> None:
         self.requests: list[Recorded] = []
         self.status = status
         self.body = [[{"label": "POSITIVE", "score": 0.9}]] if body is None else body
         self.headers = headers or {}
         self.delay = delay
+        self.content_type = content_type
         double = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -53,10 +56,10 @@ class RecordingServer:
                 )  # fmt: skip
                 if double.delay:
                     time.sleep(double.delay)
-                payload = json.dumps(double.body).encode()
+                payload = double.body if isinstance(double.body, bytes) else json.dumps(double.body).encode()
                 try:
                     self.send_response(double.status)
-                    self.send_header("content-type", "application/json")
+                    self.send_header("content-type", double.content_type)
                     self.send_header("content-length", str(len(payload)))
                     echo = self.headers.get("authorization") or ""
                     for name, value in double.headers.items():

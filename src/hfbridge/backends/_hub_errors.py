@@ -185,6 +185,14 @@ def translate(exc: BaseException, token: SecretStr | None, wakes_on_503: bool = 
     if not isinstance(exc, _TYPED) and isinstance(exc, Exception) and _wire.raised_reading_answer(exc):
         # Raised while the client read a 2xx body (HTML where JSON or an image was due): a malformed answer, not
         # a request the target cannot serve (the ValueError row below) nor an unknown crash.
+        message = _wire.answer_error_message(exc)
+        if message is not None:  # a 200 whose body is {"error": ...}
+            message = redact(message, token)
+            return errors.APIError(f"the server answered 2xx with an error: {message}", server_message=message)
+        if _wire.not_an_image(exc):
+            return errors.APIError(
+                f"unexpected response from the server: the answer is not an image ({type(exc).__name__})"
+            )
         return _unexpected(exc, token, wakes_on_503)
     for types, mapper in TABLE:
         if isinstance(exc, types):

@@ -34,7 +34,7 @@ from ..errors import APIError
 
 __all__ = [
     "FAST_PATH", "UNAVAILABLE", "chat", "chat_stream", "embed", "endpoint_token", "known_providers",
-    "raised_reading_answer",
+    "raised_reading_answer", "answer_error_message", "error_message", "not_an_image",
 ]  # fmt: skip
 
 logger = logging.getLogger("hfbridge")
@@ -110,20 +110,60 @@ _ANSWER_READERS = frozenset(
 )  # fmt: skip
 
 
-def raised_reading_answer(exc: BaseException) -> bool:
-    """Whether ``exc`` was raised while huggingface_hub read a 2xx answer (not while it built the request, where
-    a ``ValueError`` means the target cannot serve the task). Decided by where it was raised, not its message."""
-    if type(exc).__module__.startswith("PIL."):  # the body of an image answer is not an image
-        return True
+_CLIENT_MODULES = ("huggingface_hub.inference._client", "huggingface_hub.inference._generated._async_client")
+
+
+def _reader_frames(exc: BaseException) -> Iterator[Any]:
+    """The frames of ``exc``'s traceback that were reading an answer: one of the client's readers, or a client
+    method that already holds the ``response`` (it converts it in place: ``np.array(...)`` of the embeddings)."""
     traceback = exc.__traceback__
     while traceback is not None:
         frame = traceback.tb_frame
-        if frame.f_code.co_name in _ANSWER_READERS and str(frame.f_globals.get("__name__", "")).startswith(
-            "huggingface_hub."
+        module = str(frame.f_globals.get("__name__", ""))
+        if module.startswith("huggingface_hub.") and (
+            frame.f_code.co_name in _ANSWER_READERS
+            or (module in _CLIENT_MODULES and frame.f_locals.get("response") is not None)
         ):
-            return True
+            yield frame
         traceback = traceback.tb_next
-    return False
+
+
+def not_an_image(exc: BaseException) -> bool:
+    """Whether ``exc`` is Pillow failing to read an image answer (its body was no image: HTML, JSON...)."""
+    return type(exc).__module__.split(".")[0] == "PIL"
+
+
+def raised_reading_answer(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised while huggingface_hub read a 2xx answer (not while it built the request, where
+    a ``ValueError`` means the target cannot serve the task). Decided by where it was raised, not its message."""
+    if not_an_image(exc):
+        return True
+    return next(_reader_frames(exc), None) is not None
+
+
+def error_message(body: Any) -> str | None:
+    """The server's message when a 2xx ``body`` (bytes, text or parsed JSON) is an error object (``{"error": "..."}``
+    or OpenAI's ``{"error": {"message": ...}}``), else None."""
+    if isinstance(body, (bytes, str)):
+        try:
+            body = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return None
+    if not isinstance(body, dict) or body.get("error") is None:
+        return None
+    error = body["error"]
+    message = error.get("message") if isinstance(error, dict) else error
+    return message if isinstance(message, str) else repr(error)[:200]
+
+
+def answer_error_message(exc: BaseException) -> str | None:
+    """When huggingface_hub failed reading a 2xx answer that is an error object: the server's message."""
+    for frame in _reader_frames(exc):
+        for name in ("data", "content", "response"):
+            message = error_message(frame.f_locals.get(name))
+            if message is not None:
+                return message
+    return None
 
 
 def endpoint_token(endpoint: Any) -> str | None:
@@ -173,14 +213,9 @@ def _event(line: str) -> dict[str, Any] | None:
     if not line.startswith("data:"):
         if not line.strip() or line.startswith(_SSE_FIELDS):
             return None
-        try:
-            body = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            body = None
-        if isinstance(body, dict) and body.get("error") is not None:
-            error = body["error"]
-            message = error.get("message") if isinstance(error, dict) else error
-            raise APIError(f"the server answered 2xx with an error: {message}", server_message=str(message))
+        message = error_message(line)
+        if message is not None:
+            raise APIError(f"the server answered 2xx with an error: {message}", server_message=message)
         raise APIError(f"unexpected response from the server: not an event stream: {line[:120]!r}")
     data = line[5:].strip()
     if data == "[DONE]":

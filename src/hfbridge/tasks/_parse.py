@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..backends import _wire
 from ..errors import APIError
 
 __all__ = ["malformed", "field", "refuse_error_body", "as_list", "number", "string", "optional_string", "integer"]
@@ -36,10 +37,8 @@ def field(obj: Any, key: str, default: Any = None) -> Any:
 def refuse_error_body(output: Any) -> None:
     """A 2xx answer that is an error object (``{"error": "..."}``, as some proxies and servers send with status
     200) raises ``APIError`` with the server's message instead of being read as an empty result."""
-    if isinstance(output, dict) and output.get("error") is not None:
-        error = output["error"]
-        message = error.get("message") if isinstance(error, dict) else error
-        message = message if isinstance(message, str) else _preview(error)
+    message = _wire.error_message(output) if isinstance(output, dict) else None
+    if message is not None:
         raise APIError(f"the server answered 2xx with an error: {message}", server_message=message)
 
 
