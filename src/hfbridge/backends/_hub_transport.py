@@ -18,7 +18,7 @@ from huggingface_hub import AsyncInferenceClient, InferenceClient
 from pydantic import SecretStr
 
 from .. import _settings as setting
-from .._secrets import is_hf_host, protect_logs, resolve_token
+from .._secrets import is_hf_host, protect_logs, resolve_token, without_credential_headers, without_credentials
 from ..errors import APIError, ConfigurationError, HFBridgeError, UnsupportedTaskError
 from ..tasks import Task
 from . import _wire
@@ -103,6 +103,25 @@ class HubTransport(Transport):
         if self.base_url is not None:
             return None
         return request_model or self.task_models.get(task)
+
+    def cache_target(self, task: AnyTask, request: Any) -> dict[str, Any]:
+        """The URL (without credentials) or the provider, the model this task really uses (``task_models``
+        included), and the headers that are not credentials (a gateway may route by them)."""
+        requested = getattr(request, "model", None)
+        if task.pipeline_tag == "chat":
+            model = self.chat_model(requested)
+        else:
+            model = self.task_model(requested, task.pipeline_tag)
+            if model is None and self.base_url is None:
+                model = self.model  # the client's model; None: the provider's recommended model for the task
+        return {
+            "backend": "hub",
+            "url": None if self.base_url is None else without_credentials(self.base_url),
+            "provider": None if self.base_url is not None else (self.provider or "auto"),
+            "model": model,
+            "headers": sorted((name.lower(), str(value)) for name, value in
+                              without_credential_headers(self.headers).items()),
+        }  # fmt: skip
 
     # --------------------------------------------------------------------------------------------- clients
     def client_kwargs(self) -> dict[str, Any]:

@@ -202,8 +202,9 @@ FEATURE_EXTRACTION: Task[EmbeddingRequest, Results[list[float]]] = Task(
     local="_embed",
     many="texts",
     cache=CacheCodec(
-        params=lambda r: {"model": r.model, "normalize": r.normalize, "truncate": r.truncate,
-                          "prompt_name": r.prompt_name},
+        # truncate=None is truncate=True (validation truncates long texts either way): one key for both.
+        # The model is the key's target (the transport's cache_target: the model the task really uses).
+        params=lambda r: {"normalize": r.normalize, "truncate": r.truncate is not False, "prompt_name": r.prompt_name},
         dump=lambda vector: vector,
         load=lambda raw: raw,
         label="feature_extraction",
@@ -286,7 +287,7 @@ TEXT_CLASSIFICATION: Task[TextClassificationRequest, Results[ClassificationLabel
         parse=_labels,
     ),
     local="_classify",
-    cache=CacheCodec(params=lambda r: {"top_k": r.top_k, "model": r.model}, dump=_dump_models, load=_load_labels),
+    cache=CacheCodec(params=lambda r: {"top_k": r.top_k}, dump=_dump_models, load=_load_labels),
     serving=Serving(routes=("/predict",), aliases=("classify",)),
     tool=ToolInfo(
         name="text_classification",
@@ -349,8 +350,7 @@ ZERO_SHOT_CLASSIFICATION: Task[ZeroShotRequest, Results[ClassificationLabel]] = 
     ),
     local="_zero_shot",
     cache=CacheCodec(
-        params=lambda r: {"labels": r.labels, "multi_label": r.multi_label, "template": r.hypothesis_template,
-                          "model": r.model},
+        params=lambda r: {"labels": r.labels, "multi_label": r.multi_label, "template": r.hypothesis_template},
         dump=_dump_models,
         load=_load_labels,
     ),
@@ -392,7 +392,7 @@ TOKEN_CLASSIFICATION: Task[TokenClassificationRequest, Results[EntityGroup]] = T
     ),
     local="_ner",
     cache=CacheCodec(
-        params=lambda r: {"model": r.model},
+        params=lambda r: {},
         dump=_dump_models,
         load=lambda raw: Results(EntityGroup.model_validate(item, strict=True) for item in _rows(raw)),
     ),
