@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from hfbridge import ConfigurationError, HubBackend, InvalidInputError, LocalBackend
+from hfbridge.errors import APIError
 
 from ._http_double import RecordingServer
 
@@ -180,3 +181,48 @@ def test_the_framework_objects_refuse_bad_call_options_before_sending() -> None:
             with pytest.raises(InvalidInputError):
                 call()
     assert server.requests == []
+
+
+def test_the_langchain_adapter_raises_typed_errors_for_bad_options() -> None:
+    from langchain_core.messages import HumanMessage
+    from pydantic import BaseModel
+
+    from hfbridge.langchain import HFLLM as LangChainLLM
+    from hfbridge.langchain import ChatHF
+
+    class Answer(BaseModel):
+        answer: str
+
+    with RecordingServer() as server:
+        chat = ChatHF(base_url=server.url)
+        calls = {
+            "unknown call option": lambda: chat.invoke([HumanMessage("hi")], frobnicate=1),
+            "unknown structured method": lambda: chat.with_structured_output(Answer, method="xml"),
+            "structured output without schema": lambda: chat.with_structured_output(None, method="function_calling"),
+            "structured output extra argument": lambda: chat.with_structured_output(Answer, colour="red"),
+            "tool_choice naming no bound tool": lambda: chat.bind_tools([Answer], tool_choice="Other"),
+            "tool_choice of a wrong type": lambda: chat.bind_tools([Answer], tool_choice=3.5),
+            "LLM unknown call option": lambda: LangChainLLM(base_url=server.url).invoke("hi", frobnicate=1),
+        }
+        for name, call in calls.items():
+            with pytest.raises(InvalidInputError):
+                call()
+                pytest.fail(f"{name}: no error")
+    assert server.requests == []
+
+
+def test_a_token_of_the_wrong_type_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match="token must be a string"):
+        HubBackend(base_url="http://127.0.0.1:9", token=5)  # type: ignore[arg-type]
+
+
+def test_a_base_url_with_a_query_keeps_it_on_the_chat_route() -> None:
+    # huggingface_hub appends /v1/chat/completions to the path, not after the query (an api-version, a key).
+    answer = {"choices": [{"message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}]}
+    with RecordingServer(body=answer) as server:
+        backend = HubBackend(base_url=server.url + "/v1?api-version=2024-06-01")
+        assert backend.chat_completion(M).message.content == "hi"
+        with pytest.raises(APIError, match="not an event stream"):  # the double answers JSON; the route is the point
+            list(backend.stream_chat_completion(M))
+    assert server.requests[0].path == "/v1/chat/completions?api-version=2024-06-01"
+    assert server.requests[1].path == "/v1/chat/completions?api-version=2024-06-01"

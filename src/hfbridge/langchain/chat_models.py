@@ -22,7 +22,7 @@ from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import BaseModel, Field
 
 from .._signatures import freeze_signatures
-from ..errors import OutputTruncatedError
+from ..errors import InvalidInputError, OutputTruncatedError
 from ..types import ChatCompletionChunk
 from ._config import BackendFields
 from ._convert import PROVIDER, to_ai_chunk, to_ai_message, to_openai
@@ -105,7 +105,7 @@ class ChatHF(BackendFields, BaseChatModel):
         kwargs.pop("stream_options", None)
         kwargs.pop("ls_structured_output_format", None)
         if kwargs:
-            raise TypeError(f"ChatHF got unexpected call options: {sorted(kwargs)}")
+            raise InvalidInputError(f"ChatHF got unexpected call options: {sorted(kwargs)}")
         return {key: value for key, value in options.items() if value is not None and value != []}
 
     def _model_name(self) -> str:
@@ -228,11 +228,11 @@ class ChatHF(BackendFields, BaseChatModel):
     ) -> Runnable[LanguageModelInput, dict[str, Any] | BaseModel]:
         """Pydantic classes give pydantic instances; TypedDicts and JSON schemas give dicts."""
         if kwargs:
-            raise ValueError(f"unexpected arguments: {sorted(kwargs)}")
+            raise InvalidInputError(f"unexpected arguments: {sorted(kwargs)}")
         is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)
         if method == "function_calling":
             if schema is None:
-                raise ValueError("schema is required for method='function_calling'")
+                raise InvalidInputError("schema is required for method='function_calling'")
             tool = convert_to_openai_tool(schema, strict=strict)
             name = tool["function"]["name"]
             llm = self.bind_tools([tool], tool_choice=name, ls_structured_output_format={
@@ -245,7 +245,7 @@ class ChatHF(BackendFields, BaseChatModel):
         elif method == "json_schema":
             self.client.check_chat_support(model=self.model, response_format=True)
             if schema is None:
-                raise ValueError("schema is required for method='json_schema'")
+                raise InvalidInputError("schema is required for method='json_schema'")
             json_schema = convert_to_json_schema(schema)
             response_format = {"type": "json_schema", "json_schema": {
                 "name": json_schema.get("title", "output"), "schema": json_schema,
@@ -259,7 +259,7 @@ class ChatHF(BackendFields, BaseChatModel):
                 "kwargs": {"method": method}, "schema": schema})  # fmt: skip
             parser = PydanticOutputParser(pydantic_object=schema) if is_pydantic else JsonOutputParser()  # type: ignore[arg-type]
         else:
-            raise ValueError(f"unknown method {method!r}; use function_calling, json_schema or json_mode")
+            raise InvalidInputError(f"unknown method {method!r}; use function_calling, json_schema or json_mode")
         # An answer cut by max_tokens is refused before any parser sees it (parsers repair cut JSON into a half-filled
         # object); like ChatOpenAI's LengthFinishReasonError it is raised with include_raw too, not a parsing error.
         whole = llm | RunnableLambda(_whole_answer, name="refuse_truncated")
@@ -281,11 +281,11 @@ def _tool_choice(choice: dict[str, Any] | str | bool, tools: list[dict[str, Any]
         return choice
     if isinstance(choice, str):
         if choice not in names:
-            raise ValueError(f"tool_choice {choice!r} is not one of the bound tools {names}")
+            raise InvalidInputError(f"tool_choice {choice!r} is not one of the bound tools {names}")
         return {"type": "function", "function": {"name": choice}}
     if isinstance(choice, dict):
         return choice
-    raise ValueError(f"unsupported tool_choice {choice!r}")
+    raise InvalidInputError(f"unsupported tool_choice {choice!r}")
 
 
 def _whole_answer(message: BaseMessage) -> BaseMessage:
