@@ -10,6 +10,7 @@ from a 503 whose ``estimated_time`` is ``"soon"``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -186,3 +187,69 @@ def test_a_loading_model_with_an_unusable_estimated_time_is_a_typed_retryable_er
             backend.text_classification("I love it")
     assert caught.value.estimated_time is None  # not a number of seconds: the policy's own backoff applies
     assert caught.value.attempts == 2 and len(server.requests) == 2
+
+
+def _jsonish() -> Any:
+    from hypothesis import strategies as st
+
+    text = st.sampled_from(["", "a", "label", "POSITIVE", "error", "choices", "x" * 3]) | st.text(max_size=8)
+    leaves = st.none() | st.booleans() | st.integers(-3, 3) | st.floats() | text
+    return st.recursive(
+        leaves, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3), max_leaves=12
+    )
+
+
+@pytest.mark.parametrize("fast_path", [True, False], ids=["fast-path", "public-path"])
+def test_any_json_answer_is_a_result_or_a_typed_error(fast_path: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Property: whatever JSON a server answers with status 200, every task's outcome is a result or an
+    ``HFBridgeError`` (never a ``TypeError`` / ``KeyError`` / ``ValueError`` from a parser)."""
+    monkeypatch.setattr(_wire, "FAST_PATH", fast_path)
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from hfbridge.errors import HFBridgeError
+
+    calls = {name: call for name, call in CALLS.items() if name != "image"}  # an image answer is not JSON
+    with RecordingServer() as server:
+        backend = HubBackend(base_url=server.url, retry=RetryPolicy(max_attempts=1))
+
+        @settings(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None,
+                  max_examples=300)  # fmt: skip
+        @given(body=_jsonish(), name=st.sampled_from(sorted(calls)))
+        def check(body: Any, name: str) -> None:
+            server.body = body
+            with contextlib.suppress(HFBridgeError):
+                _drain(calls[name](backend))
+
+        check()
+        backend.close()
+    assert len(server.requests) >= 300  # every example reached the server (none was refused before sending)
+
+
+@pytest.mark.parametrize("fast_path", [True, False], ids=["fast-path", "public-path"])
+def test_any_event_stream_is_chunks_or_a_typed_error(fast_path: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Property: a 200 event stream of any JSON events gives chunks or an ``HFBridgeError``, chat and generation."""
+    monkeypatch.setattr(_wire, "FAST_PATH", fast_path)
+    import json
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from hfbridge.errors import HFBridgeError
+
+    with RecordingServer(content_type="text/event-stream") as server:
+        backend = HubBackend(base_url=server.url, retry=RetryPolicy(max_attempts=1))
+
+        @settings(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None,
+                  max_examples=200)  # fmt: skip
+        @given(events=st.lists(_jsonish(), max_size=4), done=st.booleans(),
+               name=st.sampled_from(["chat-stream", "generation-stream"]))  # fmt: skip
+        def check(events: list[Any], done: bool, name: str) -> None:
+            lines = [f"data: {json.dumps(event)}\n\n" for event in events] + (["data: [DONE]\n\n"] if done else [])
+            server.body = "".join(lines).encode()
+            with contextlib.suppress(HFBridgeError):
+                _drain(CALLS[name](backend))
+
+        check()
+        backend.close()
+    assert len(server.requests) >= 200

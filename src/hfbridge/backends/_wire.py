@@ -106,23 +106,33 @@ def known_providers() -> set[str] | None:
 #: the body was not what the client expected (HTML where an image or JSON was due, a number for a list...).
 _ANSWER_READERS = frozenset(
     {"parse_obj", "parse_obj_as_list", "parse_obj_as_instance", "get_response", "_bytes_to_image", "_b64_to_image",
-     "_bytes_to_dict", "_bytes_to_list"}
+     "_bytes_to_dict", "_bytes_to_list", "_format_text_generation_stream_output",
+     "_format_chat_completion_stream_output", "_stream_text_generation_response",
+     "_async_stream_text_generation_response", "_stream_chat_completion_response",
+     "_async_stream_chat_completion_response"}
 )  # fmt: skip
 
 
 _CLIENT_MODULES = ("huggingface_hub.inference._client", "huggingface_hub.inference._generated._async_client")
+#: How the client's task methods name the answer they got from ``_inner_post`` (none is a parameter name).
+_ANSWER_LOCALS = ("response", "bytes_output", "data")
 
 
 def _reader_frames(exc: BaseException) -> Iterator[Any]:
     """The frames of ``exc``'s traceback that were reading an answer: one of the client's readers, or a client
-    method that already holds the ``response`` (it converts it in place: ``np.array(...)`` of the embeddings)."""
+    task method that already holds the answer (it converts it in place: ``np.array(...)`` of the embeddings,
+    ``data[0]`` of a generation)."""
     traceback = exc.__traceback__
     while traceback is not None:
         frame = traceback.tb_frame
         module = str(frame.f_globals.get("__name__", ""))
         if module.startswith("huggingface_hub.") and (
             frame.f_code.co_name in _ANSWER_READERS
-            or (module in _CLIENT_MODULES and frame.f_locals.get("response") is not None)
+            or (
+                module in _CLIENT_MODULES
+                and frame.f_code.co_name != "_inner_post"
+                and any(frame.f_locals.get(name) is not None for name in _ANSWER_LOCALS)
+            )
         ):
             yield frame
         traceback = traceback.tb_next
@@ -159,7 +169,7 @@ def error_message(body: Any) -> str | None:
 def answer_error_message(exc: BaseException) -> str | None:
     """When huggingface_hub failed reading a 2xx answer that is an error object: the server's message."""
     for frame in _reader_frames(exc):
-        for name in ("data", "content", "response"):
+        for name in ("content", *_ANSWER_LOCALS):
             message = error_message(frame.f_locals.get(name))
             if message is not None:
                 return message
