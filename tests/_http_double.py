@@ -26,8 +26,10 @@ class Recorded:
 class RecordingServer:
     """``with RecordingServer(status=..., body=..., headers=..., delay=...) as server: server.url, server.requests``.
 
+    ``body`` is sent as JSON, or as it is when it is ``bytes`` (audio, an HTML page, an event stream), with
+    ``content_type`` (or ``headers["content-type"]``) if given.
+
     ``headers`` values may contain ``{authorization}``, replaced by the request's Authorization header (an echo).
-    ``body`` is sent as JSON, or as it is when it is ``bytes`` (an HTML page, an event stream), with ``content_type``.
     """
 
     def __init__(
@@ -37,7 +39,7 @@ class RecordingServer:
         body: Any = None,
         headers: dict[str, str] | None = None,
         delay: float = 0.0,
-        content_type: str = "application/json",
+        content_type: str | None = None,
     ) -> None:
         self.requests: list[Recorded] = []
         self.status = status
@@ -56,10 +58,13 @@ class RecordingServer:
                 )  # fmt: skip
                 if double.delay:
                     time.sleep(double.delay)
-                payload = double.body if isinstance(double.body, bytes) else json.dumps(double.body).encode()
+                raw = isinstance(double.body, bytes)  # bytes are sent as they are (audio, HTML), anything else as JSON
+                payload = double.body if raw else json.dumps(double.body).encode()
                 try:
                     self.send_response(double.status)
-                    self.send_header("content-type", double.content_type)
+                    if "content-type" not in {name.lower() for name in double.headers}:
+                        default = "application/octet-stream" if raw else "application/json"
+                        self.send_header("content-type", double.content_type or default)
                     self.send_header("content-length", str(len(payload)))
                     echo = self.headers.get("authorization") or ""
                     for name, value in double.headers.items():
