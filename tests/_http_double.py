@@ -26,10 +26,9 @@ class Recorded:
 class RecordingServer:
     """``with RecordingServer(status=..., body=..., headers=..., delay=...) as server: server.url, server.requests``.
 
-    ``body`` is sent as JSON, or as it is when it is ``bytes`` (audio, an HTML page, an event stream), with
-    ``content_type`` (or ``headers["content-type"]``) if given.
-
     ``headers`` values may contain ``{authorization}``, replaced by the request's Authorization header (an echo).
+    ``body`` is sent as JSON; a ``bytes`` body is sent as it is (audio, an HTML page, an event stream). Either goes
+    as ``content_type`` (default ``application/json`` / ``application/octet-stream``) unless ``headers`` name one.
     """
 
     def __init__(
@@ -81,7 +80,8 @@ class RecordingServer:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll interval: shutting the double down waits for one poll.
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
 
     @property
     def url(self) -> str:

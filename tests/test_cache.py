@@ -19,7 +19,7 @@ from hfbridge.tasks import FEATURE_EXTRACTION, EmbeddingRequest, Limits
 @pytest.fixture
 def server(local_backend: LocalBackend) -> Any:
     plan = FaultPlan()  # counts requests
-    with ServerThread(create_app(local_backend, fault_plan=plan)) as running:
+    with ServerThread(create_app(local_backend, fault_plan=plan, task="text-classification")) as running:
         running.plan = plan
         yield running
 
