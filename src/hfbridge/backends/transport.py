@@ -47,6 +47,11 @@ class Transport(Handler):
     def model_id(self) -> str:
         """The model (or URL) used when a call names none."""
 
+    def cache_target(self, task: Task[Any, Any], request: Any) -> dict[str, Any]:
+        """What decides ``task``'s answer to ``request`` besides its parameters and input: where it goes and which
+        model answers. Part of every cache key, so two targets never share an entry."""
+        return {"backend": self.name, "model": getattr(request, "model", None) or self.model_id}
+
     def close(self) -> None:
         """Release clients and models; they are re-created on the next call."""
 
@@ -71,6 +76,12 @@ class InProcessTransport(Transport):
     @property
     def model_id(self) -> str:
         return self._model_id
+
+    def cache_target(self, task: Task[Any, Any], request: Any) -> dict[str, Any]:
+        # The holder says which model serves each task (``LocalBackend.models``); a per-call model must name it.
+        models = getattr(self.hooks, "models", None)
+        model = models.get(task.pipeline_tag) if isinstance(models, dict) else None
+        return {"backend": self.name, "model": model or getattr(request, "model", None) or self._model_id}
 
     def _hook(self, task: Task[Any, Any], stream: bool = False) -> Any:
         hook = getattr(self.hooks, f"_stream{task.local}" if stream else task.local, None) if task.local else None
