@@ -339,10 +339,15 @@ INPUTS: dict[str, tuple[Any, ...]] = {
 
 @pytest.mark.parametrize("method", MEDIA_TASKS)
 async def test_local_backend_names_the_hub_alternative(local_backend: LocalBackend, method: str) -> None:
+    task = get_task(method)
     with pytest.raises(
-        UnsupportedTaskError, match=f"has no {get_task(method).pipeline_tag} model; run {method} on a HubBackend"
-    ):
+        UnsupportedTaskError, match=f"has no {task.pipeline_tag} model; run {method} on a HubBackend"
+    ) as raised:
         getattr(local_backend, method)(*INPUTS[method])
+    # ...and says how: a Hub model for the task, as HubBackend(task_models=...) takes it.
+    assert task.hub_model and f"HubBackend(task_models={{'{task.pipeline_tag}': '{task.hub_model}'}})" in str(
+        raised.value
+    )
     with pytest.raises(UnsupportedTaskError, match=f"run {method} on a HubBackend"):
         await getattr(local_backend, f"a{method}")(*INPUTS[method])
     # Bad input is still bad input there: validation runs before the backend is asked.
