@@ -86,9 +86,11 @@ class InProcessTransport(Transport):
         hook = getattr(self.hooks, f"_stream{task.local}" if stream else task.local, None) if task.local else None
         if hook is None:
             owner = type(self.hooks).__name__
+            model = task.hub_model
+            example = f", e.g. HubBackend(task_models={{{task.pipeline_tag!r}: {model!r}}})" if model else ""
             raise UnsupportedTaskError(
                 f"{owner} has no {task.pipeline_tag} model; run {task.name} on a HubBackend "
-                "(Inference Providers, an Inference Endpoint or a server URL)"
+                f"(Inference Providers, an Inference Endpoint or a server URL){example}"
             )
         return hook
 
