@@ -191,6 +191,11 @@ class Retrier:
     def _failed(self, error: HFBridgeError, ticket: Ticket | None, call: _Call, what: str) -> float:
         """After a failed try: the wait before the next one, or re-raise ``error`` (with ``attempts`` set)."""
         error.attempts = call.tries
+        late = call.end is not None and time.monotonic() >= call.end
+        if late and isinstance(error, InferenceTimeoutError) and not isinstance(error, DeadlineExceeded):
+            cut = _deadline.exceeded(what)  # a read whose timeout was shortened to the deadline
+            cut.attempts, cut.__cause__ = call.tries, error
+            error = cut
         if isinstance(error, DeadlineExceeded):
             if ticket is not None:
                 ticket.abandon()  # the deadline says nothing about the server's load

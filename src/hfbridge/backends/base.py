@@ -87,8 +87,8 @@ class Backend(TaskMethods):
         self.batch_size = batch_size = setting.count(batch_size, "batch_size")
         if max_concurrency is not None:
             setting.count(max_concurrency, "max_concurrency")
-        #: The arguments as given (a pickled backend is rebuilt from them).
-        self.settings = {"max_concurrency": max_concurrency, "flow": flow}
+        # The arguments as given (a pickled backend is rebuilt from them).
+        self._given = {"max_concurrency": max_concurrency, "flow": flow}
         #: The flow control every request of this backend goes through (``None``: none).
         self.flow = self._flow_control(flow, max_concurrency, rate_limit)
         if max_concurrency is None:
