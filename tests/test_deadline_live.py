@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from hfbridge import HubBackend, InferenceTimeoutError, RetryPolicy
+from hfbridge import HubBackend, InferenceTimeoutError, RateLimit, RetryPolicy
 from hfbridge.server import ServerThread
 
 pytestmark = pytest.mark.live_server
@@ -180,3 +180,18 @@ def test_aclose_closes_the_running_loops_client(server: tuple[Endless, str]) -> 
         return cached, len(transport._async_clients)
 
     assert asyncio.run(main()) == (1, 0)
+
+
+@pytest.mark.parametrize("flow", [None, "adaptive"])
+def test_a_rate_limit_turn_past_the_deadline_is_not_waited_for(server: tuple[Endless, str], flow: Any) -> None:
+    # One request per 100 s: the second call's turn lies far past its 0.4 s deadline. It fails at once, typed,
+    # without sending anything (the sync wait would otherwise sleep 100 s; async waits are cancelled).
+    app, url = server
+    app.mode = "quick"
+    backend = HubBackend(base_url=url, retry=DEADLINE, timeout=30, rate_limit=RateLimit(1, per=100), flow=flow)
+    assert backend.feature_extraction(["a"]) == [[0.5, 0.25]]
+    with pytest.raises(InferenceTimeoutError, match="deadline"):
+        backend.feature_extraction(["b"])
+    with pytest.raises(InferenceTimeoutError, match="deadline"):
+        asyncio.run(backend.afeature_extraction(["c"]))
+    assert app.requests == 1

@@ -25,8 +25,9 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, TypeVar
 
+from .. import _deadline
 from ..cache import ResultCache, cache_key
-from ..errors import HFBridgeError, RateLimitedError
+from ..errors import HFBridgeError, InferenceTimeoutError, RateLimitedError
 from ..flow import FlowControl
 from ..ratelimit import RateLimit
 from ..retry import Retrier, RetryPolicy
@@ -357,12 +358,19 @@ class RateLimitLayer(Layer):
         self.limit = limit
         self.defer = defer
 
+    def _take(self) -> None:
+        """A token, waited for in this thread within the request's deadline (async waits are cancelled at it)."""
+        try:
+            self.limit.acquire(_deadline.left())
+        except InferenceTimeoutError as error:
+            raise _deadline.exceeded("request (its turn under the rate limit)") from error
+
     def _refused(self, error: RateLimitedError) -> None:
         if self.defer and error.retry_after is not None:
             self.limit.defer(error.retry_after)
 
     def call(self, task: AnyTask, request: Any) -> Any:
-        self.limit.acquire()
+        self._take()
         try:
             return self.inner.call(task, request)
         except RateLimitedError as error:
@@ -378,7 +386,7 @@ class RateLimitLayer(Layer):
             raise
 
     def stream(self, task: AnyTask, request: Any) -> Iterator[Any]:
-        self.limit.acquire()
+        self._take()
         try:
             iterator = self.inner.stream(task, request)
         except RateLimitedError as error:
