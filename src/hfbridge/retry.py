@@ -330,7 +330,7 @@ class Retrier:
                 else:
                     break
             self._sleep(wait)
-        first_chunk = time.monotonic() - sent
+        _first_chunk(ticket, sent)
         received = [text_of(first)]
         count = 1
         try:
@@ -343,13 +343,9 @@ class Retrier:
         except DeadlineExceeded as error:
             raise _late(error, received, count, call) from None
         except HFBridgeError as error:
-            if ticket is not None:
-                ticket.failed(error)
             raise _interrupted(error, "".join(received), count, call.tries, what) from error
         finally:
             _close(iterator)
-            if ticket is not None:  # the stream held its slot until now; its latency is the first chunk's
-                ticket.succeeded(latency=first_chunk)
 
     async def astream(
         self, open_stream: Callable[[], AsyncIterator[C]], text_of: Callable[[C], str], what: str
@@ -391,7 +387,7 @@ class Retrier:
                 else:
                     break
             await self._asleep(wait)
-        first_chunk = time.monotonic() - sent
+        _first_chunk(ticket, sent)
         received = [text_of(first)]
         count = 1
         try:
@@ -413,13 +409,16 @@ class Retrier:
         except DeadlineExceeded as error:
             raise _late(error, received, count, call) from None
         except HFBridgeError as error:
-            if ticket is not None:
-                ticket.failed(error)
             raise _interrupted(error, "".join(received), count, call.tries, what) from error
         finally:
             await _aclose(iterator)
-            if ticket is not None:
-                ticket.succeeded(latency=first_chunk)
+
+
+def _first_chunk(ticket: Ticket | None, sent: float) -> None:
+    """A stream's answer, for flow control, is its first chunk: the time to it is what a server's queue delays, and
+    the stream gives its slot back then (a long generation must not keep other requests waiting for a slot)."""
+    if ticket is not None:
+        ticket.succeeded(latency=time.monotonic() - sent)
 
 
 def _abandon(ticket: Ticket | None) -> None:
