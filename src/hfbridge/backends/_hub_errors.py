@@ -184,6 +184,7 @@ TABLE: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], Mapper
     # type raised while it read an answer (a JSON object where a list was due, bad base64) is a malformed answer,
     # as are Pillow's errors for a body that is no image (OSError).
     ((ValueError, OSError, IndexError), _client_side),
+    # The client reading an answer of the wrong shape (``[]`` where it takes the first item): _client_side.
     ((KeyError, TypeError), _unexpected),
 )  # fmt: skip
 

@@ -40,7 +40,9 @@ from huggingface_hub import AsyncInferenceClient, InferenceClient
 
 from .. import _deadline
 
-__all__ = ["FAST_PATH", "UNAVAILABLE", "bound", "chat", "chat_stream", "embed", "endpoint_token", "known_providers"]
+__all__ = [
+    "FAST_PATH", "UNAVAILABLE", "bound", "chat", "chat_stream", "embed", "post", "endpoint_token", "known_providers",
+]  # fmt: skip
 
 logger = logging.getLogger("hfbridge")
 
@@ -242,6 +244,42 @@ def embed(client: Client, texts: list[str], **parameters: Any) -> Any:
     if not FAST_PATH:
         return client.feature_extraction(texts, **parameters)
     helper, request = _embedding_request(client, texts, parameters)
+    body: Any = client._inner_post(request)
+    if isinstance(client, AsyncInferenceClient):
+        return _then(body, lambda raw: helper.get_response(orjson.loads(raw)))
+    return helper.get_response(orjson.loads(body))
+
+
+def post(
+    client: Client,
+    task: str,
+    inputs: Any,
+    parameters: dict[str, Any],
+    *,
+    model: str | None,
+    public: Callable[[], Any],
+    public_shape: Callable[[Any], Any] | None = None,
+) -> Any:
+    """The decoded JSON answer of one hf-inference task call, as the client's method for ``task`` would send it.
+
+    The client's public methods read answers into permissive dataclasses (a missing field becomes ``None``, a 200
+    ``{"error": ...}`` a dataclass of ``None`` fields or a ``ValueError``); the raw JSON lets a task's parser be
+    strict. ``inputs`` and ``parameters`` must be exactly what that method hands its provider helper, so both paths
+    send the same request. On the public path ``public()`` calls the method; ``public_shape`` turns its answer back
+    into the wire shape (``SummarizationOutput`` -> ``[{"summary_text": ...}]``).
+    """
+    if not FAST_PATH:
+        answer = public()
+        if public_shape is None:
+            return answer
+        if isinstance(client, AsyncInferenceClient):
+            return _then(answer, public_shape)
+        return public_shape(answer)
+    model_id = model or client.model
+    helper = _INTERNALS["get_provider_helper"](client.provider, task=task, model=model_id)
+    request = helper.prepare_request(
+        inputs=inputs, parameters=parameters, headers=client.headers, model=model_id, api_key=client.token
+    )
     body: Any = client._inner_post(request)
     if isinstance(client, AsyncInferenceClient):
         return _then(body, lambda raw: helper.get_response(orjson.loads(raw)))

@@ -115,6 +115,7 @@ class Task(Generic[Req, Res]):
         hub: how the hub transport runs it (``None``: no hub call).
         local: the name of the in-process hook (a method of the local backend taking the request), ``None`` if
             no packaged model runs it.
+        hub_model: a Hub model that runs the task, named by the error of a backend that cannot run it.
         cache: opt-in result caching; ``None`` for tasks never cached.
         many: the request field holding a list of inputs whose result is one entry per input (batched, cached
             per input).
@@ -133,6 +134,7 @@ class Task(Generic[Req, Res]):
     inputs: int = 1
     hub: HubCall | None = None
     local: str | None = None
+    hub_model: str | None = None
     cache: CacheCodec | None = None
     many: str | None = None
     stream: StreamSpec | None = None
