@@ -18,7 +18,7 @@ from hfbridge.server import FaultPlan, ServerThread, create_app
 @pytest.fixture
 def server(local_backend: LocalBackend) -> Any:
     plan = FaultPlan()  # counts requests
-    with ServerThread(create_app(local_backend, fault_plan=plan)) as running:
+    with ServerThread(create_app(local_backend, fault_plan=plan, task="text-classification")) as running:
         running.plan = plan
         yield running
 

@@ -11,6 +11,7 @@ import base64
 import io
 import json
 import struct
+import typing
 import wave
 from pathlib import Path
 from typing import Any
@@ -317,6 +318,7 @@ def test_cached_results_come_back_equal(tmp_path: Path) -> None:
 @pytest.mark.parametrize("method", MEDIA_TASKS)
 def test_every_media_task_is_declared_for_agents_and_the_server(method: str) -> None:
     task = get_task(method)
+    typing.get_type_hints(task.request)  # the tool layer reads the request's types: they must resolve at run time
     assert task.tool is not None and task.serving.read is not None and task.serving.write is not None
     assert task.hub is not None and task.cache is not None
     # No offline model for these ships on PyPI (../shared/MODELS.md): the local backend has no hook for them.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -287,7 +287,7 @@ class FillMaskPrediction(_Model):
 
 
 # ========================================================================================================= media
-ImageSource = Union[bytes, str, Path, "PILImage"]
+ImageSource = bytes | str | Path | PILImage
 """An image as ``InferenceClient`` takes one: raw bytes, a local path (``str`` or ``Path``), an ``http(s)`` URL, or
 a PIL image (sent as PNG)."""
 

@@ -9,6 +9,7 @@ Every transport and every layer has the same four methods, so a layer can wrap e
 from __future__ import annotations
 
 import asyncio
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -93,17 +94,31 @@ class InProcessTransport(Transport):
         return iter(self._hook(task, stream=True)(request))
 
     async def astream(self, task: Task[Any, Any], request: Any) -> AsyncIterator[Any]:
+        """The blocking stream driven from worker threads. When the consumer stops (``aclose``, cancellation,
+        garbage collection) the iterator is closed so the work behind it stops: a cancelled task cannot await that
+        close, and a ``next`` may still be running in a worker, so the close runs in a thread of its own that first
+        waits for that ``next`` to return (closing a running generator fails)."""
         iterator = await asyncio.to_thread(self.stream, task, request)
+        busy = threading.Lock()
+
+        def step() -> Any:
+            with busy:
+                return next(iterator, _DONE)
+
+        def close() -> None:
+            with busy:
+                closer = getattr(iterator, "close", None)
+                if closer is not None:
+                    closer()
+
         try:
             while True:
-                item = await asyncio.to_thread(next, iterator, _DONE)
+                item = await asyncio.to_thread(step)
                 if item is _DONE:
                     return
                 yield item
         finally:
-            close = getattr(iterator, "close", None)
-            if close is not None:
-                await asyncio.to_thread(close)
+            threading.Thread(target=close, name="hfbridge-stream-close", daemon=True).start()
 
 
 _DONE = object()

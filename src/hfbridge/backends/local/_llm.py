@@ -6,6 +6,7 @@ import importlib.util
 import os
 import queue
 import threading
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,7 @@ class LlamaEngine:
         self.model = model
         self._server = xlc.Server(params)
         self._lock = threading.Lock()
+        self.chunks_generated = 0
 
     def chat(self, body: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
@@ -80,13 +82,27 @@ class LlamaEngine:
         return self._stream(self._server.handle_completions, body)
 
     def _stream(self, handle: Any, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        """llama.cpp streams through a callback; hand its chunks to the caller's thread through a queue."""
+        """llama.cpp streams through a callback; hand its chunks to the caller's thread through a queue.
+
+        Closing the returned iterator, or dropping it, stops the generation: the callback then answers True, which
+        tells llama.cpp to cancel the task, and the model is free for the next request after at most one more
+        token. ``chunks_generated`` counts every chunk llama.cpp produced, consumed or not."""
         chunks: queue.Queue[Any] = queue.Queue()
+        abandoned = threading.Event()
+
+        def deliver(chunk: Any) -> bool | None:
+            self.chunks_generated += 1
+            if abandoned.is_set():
+                return True  # llama.cpp cancels the task when the callback returns True
+            chunks.put(chunk)
+            return None
 
         def run() -> None:
             try:
                 with self._lock:
-                    result = handle({**body, "stream": True}, chunks.put)
+                    if abandoned.is_set():
+                        return
+                    result = handle({**body, "stream": True}, deliver)
                 if isinstance(result, dict) and "error" in result:
                     chunks.put(RuntimeError(str(result["error"])))
             except Exception as exc:  # surfaced to the consumer below
@@ -94,20 +110,24 @@ class LlamaEngine:
             finally:
                 chunks.put(_END)
 
-        threading.Thread(target=run, name="hfbridge-llama-stream", daemon=True).start()
-
         def iterate() -> Iterator[dict[str, Any]]:
-            while True:
-                item = chunks.get()
-                if item is _END:
-                    return
-                if isinstance(item, Exception):
-                    raise item
-                if isinstance(item, dict) and "error" in item:
-                    raise RuntimeError(str(item["error"]))
-                yield item
+            try:
+                while True:
+                    item = chunks.get()
+                    if item is _END:
+                        return
+                    if isinstance(item, Exception):
+                        raise item
+                    if isinstance(item, dict) and "error" in item:
+                        raise RuntimeError(str(item["error"]))
+                    yield item
+            finally:
+                abandoned.set()
 
-        return iterate()
+        stream = iterate()
+        weakref.finalize(stream, abandoned.set)  # also when the iterator is dropped before it was started
+        threading.Thread(target=run, name="hfbridge-llama-stream", daemon=True).start()
+        return stream
 
 
 def _checked(result: Any) -> dict[str, Any]:
