@@ -508,3 +508,32 @@ async def test_async_twins_on_a_hub_model_send_what_the_async_client_sends(
         assert str(ours.url) == str(theirs.url)
         assert json.loads(ours.content) == json.loads(theirs.content)
         assert dict(ours.headers) == dict(theirs.headers)
+
+
+# ------------------------------------------------------------------------------------------ through hfbridge serve
+@pytest.mark.parametrize("name", list(SENT))
+def test_hfbridge_serve_passes_each_task_through_to_a_hub_backend(name: str) -> None:
+    from hfbridge.server import ServerThread, create_app
+
+    tag = get_task(name).pipeline_tag
+    call = SENT[name][0]
+    with RecordingServer(body=GOOD[name]) as upstream:
+        direct = call(hub(upstream))
+        app = create_app(hub(upstream), model_tasks=[("org/model", tag)])
+        with ServerThread(app) as server:
+            client = HubBackend(base_url=f"{server.url}/models/org/model", retry=RetryPolicy(max_attempts=1))
+            served = call(client)
+    assert served == direct
+    # the server read the client's body into the same request, and sent upstream what the client sent it
+    first, second = upstream.requests
+    assert json.loads(first.body) == json.loads(second.body)
+
+
+def test_hfbridge_serve_over_the_local_backend_answers_501_unsupported(local_backend: LocalBackend) -> None:
+    from hfbridge.server import ServerThread, create_app
+
+    with ServerThread(create_app(local_backend, model_tasks=[("org/qa", "question-answering")])) as server:
+        client = HubBackend(base_url=f"{server.url}/models/org/qa",
+                            retry=RetryPolicy(max_attempts=3, base_delay=0.01))  # fmt: skip
+        with pytest.raises(UnsupportedTaskError, match="question-answering"):
+            client.question_answering("What's my name?", CONTEXT)
