@@ -134,7 +134,7 @@ def test_bad_configuration_is_typed(make: Any, error: type) -> None:
     [
         (TextClassificationTool, {"text": ""}, "Invalid tool input"),
         (TextClassificationTool, {"text": "x" * 100_001}, "max_input_chars"),
-        (ZeroShotClassificationTool, {"text": "hi", "labels": []}, "No candidate labels"),
+        (ZeroShotClassificationTool, {"text": "hi", "labels": []}, "'labels' missing"),
         (ZeroShotClassificationTool, {"text": "hi", "labels": ["a", "a"]}, "twice"),
         (ZeroShotClassificationTool, {"text": "hi", "labels": [f"l{i}" for i in range(1000)]}, "at most"),
         (NERTool, {"text": None}, "Invalid tool input"),

@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from .._signatures import freeze_signatures
 from ..errors import OutputTruncatedError
+from ..tools import normalize_tool_choice
 from ..types import ChatCompletionChunk
 from ._config import BackendFields
 from ._convert import PROVIDER, to_ai_chunk, to_ai_message, to_openai
@@ -214,7 +215,7 @@ class ChatHF(BackendFields, BaseChatModel):
         formatted = [convert_to_openai_tool(tool, strict=strict) for tool in tools]
         self.client.check_chat_support(model=self.model, tools=bool(formatted))
         if tool_choice is not None and tool_choice is not False:
-            kwargs["tool_choice"] = _tool_choice(tool_choice, formatted)
+            kwargs["tool_choice"] = normalize_tool_choice(tool_choice, formatted)
         return super().bind(tools=formatted, **kwargs)
 
     def with_structured_output(
@@ -271,21 +272,6 @@ class ChatHF(BackendFields, BaseChatModel):
 
 
 freeze_signatures(ChatHF, "_generate", "_agenerate")
-
-
-def _tool_choice(choice: dict[str, Any] | str | bool, tools: list[dict[str, Any]]) -> Any:
-    names = [tool["function"]["name"] for tool in tools]
-    if choice is True or choice in ("any", "required"):
-        return "required"
-    if choice in ("auto", "none"):
-        return choice
-    if isinstance(choice, str):
-        if choice not in names:
-            raise ValueError(f"tool_choice {choice!r} is not one of the bound tools {names}")
-        return {"type": "function", "function": {"name": choice}}
-    if isinstance(choice, dict):
-        return choice
-    raise ValueError(f"unsupported tool_choice {choice!r}")
 
 
 def _whole_answer(message: BaseMessage) -> BaseMessage:

@@ -65,7 +65,8 @@ TEXT_TO_IMAGE: Task[ImageRequest, Any] = Task(
     serving=Serving(aliases=("image",)),
     tool=ToolInfo(
         name="text_to_image",
-        description="Generate an image from a text prompt. Output: the path of the saved PNG file.",
+        description="Generate an image from a text prompt. Returns the path of the saved PNG file.",
         args=ImageInput,
+        example={"prompt": "a red fox in the snow", "width": 256, "height": 256},
     ),
 )

@@ -211,9 +211,10 @@ TEXT_CLASSIFICATION: Task[TextClassificationRequest, Results[ClassificationLabel
     serving=Serving(routes=("/predict",), aliases=("classify",)),
     tool=ToolInfo(
         name="text_classification",
-        description="Classify the sentiment of a text (positive or negative). Input: the text. "
-        "Output: JSON list of {label, score}, best first.",
+        description="Classify the sentiment of a text (positive or negative). "
+        "Returns JSON [{label, score}], best first.",
         args=TextInput,
+        example={"text": "I love this product!"},
     ),
 )
 
@@ -235,8 +236,9 @@ def _validate_zero_shot(request: ZeroShotRequest, limits: Limits) -> ZeroShotReq
 
 
 class ZeroShotInput(TextInput):
+    text: str = Field(min_length=1, description="The text to classify.")
     labels: list[str] | None = Field(
-        default=None, description="Candidate labels; omit to use the labels the tool was built with."
+        default=None, description="Candidate labels; omit for the spec's labels."
     )
     multi_label: bool = Field(default=False, description="Score each label independently.")
 
@@ -269,9 +271,10 @@ ZERO_SHOT_CLASSIFICATION: Task[ZeroShotRequest, Results[ClassificationLabel]] = 
     serving=Serving(aliases=("zero_shot",)),
     tool=ToolInfo(
         name="zero_shot_classification",
-        description="Classify the topic of a text: which of the candidate labels fits it best. Input: text and "
-        "optional labels. Output: JSON list of {label, score}, best first.",
+        description="Classify the topic of a text: which of the candidate labels fits it best. "
+        "Returns JSON [{label, score}].",
         args=ZeroShotInput,
+        example={"text": "I need to update my payment method.", "labels": ["billing", "account"], "multi_label": False},
     ),
 )
 
@@ -285,7 +288,7 @@ class TokenClassificationRequest:
 
 class NERInput(TextInput):
     entity_types: list[str] | None = Field(
-        default=None, description="Keep only these entity groups, e.g. ['PER', 'ORG', 'LOC', 'MISC']."
+        default=None, description="Keep only these groups: PER, ORG, LOC, MISC."
     )
 
 
@@ -312,7 +315,9 @@ TOKEN_CLASSIFICATION: Task[TokenClassificationRequest, Results[EntityGroup]] = T
     tool=ToolInfo(
         name="named_entity_recognition",
         description="Find named entities (people PER, organisations ORG, locations LOC, other MISC) in a text. "
-        "Output: JSON list of {entity_group, word, start, end, score}.",
+        "Returns JSON [{entity_group, word, start, end, score}].",
         args=NERInput,
+        example={"text": "Elon Musk founded SpaceX in Hawthorne, California in 2002.", "entity_types": ["PER"]},
+        filters={"entity_types": "entity_group"},
     ),
 )
