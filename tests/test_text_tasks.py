@@ -537,3 +537,30 @@ def test_hfbridge_serve_over_the_local_backend_answers_501_unsupported(local_bac
                             retry=RetryPolicy(max_attempts=3, base_delay=0.01))  # fmt: skip
         with pytest.raises(UnsupportedTaskError, match="question-answering"):
             client.question_answering("What's my name?", CONTEXT)
+# ------------------------------------------------------------------------------------------------ agent tools
+TOOL_CALLS: dict[str, dict[str, Any]] = {
+    "summarization": {"text": ARTICLE},
+    "translation": {"text": "My name is Wolfgang and I live in Berlin"},
+    "question_answering": {"question": "What's my name?", "context": CONTEXT},
+    "table_question_answering": {"query": "How many stars has Transformers?", "table": TABLE},
+    "fill_mask": {"text": "The goal of life is <mask>."},
+}
+
+
+@pytest.mark.parametrize("name", list(TOOL_CALLS))
+def test_each_task_is_a_langchain_and_a_llamaindex_tool(name: str) -> None:
+    from hfbridge.langchain import hf_tools
+    from hfbridge.llama_index import HFToolSpec
+
+    with RecordingServer(body=GOOD[name]) as server:
+        (lc_tool,) = hf_tools(include=[name], base_url=server.url, max_retries=0)
+        (li_tool,) = HFToolSpec(include=[name], base_url=server.url, max_retries=0).to_tool_list()
+        lc_output = lc_tool.invoke(TOOL_CALLS[name])
+        li_output = li_tool.call(**TOOL_CALLS[name])
+        result = getattr(hub(server), name)(**TOOL_CALLS[name])
+    assert lc_tool.name == li_tool.metadata.name == name
+    assert not li_output.is_error
+    plain = [item.model_dump() for item in result] if isinstance(result, list) else result.model_dump()
+    assert json.loads(lc_output) == json.loads(li_output.content) == json.loads(json.dumps(plain))
+    lc_sent, li_sent, method_sent = (json.loads(request.body) for request in server.requests)
+    assert lc_sent == li_sent == method_sent

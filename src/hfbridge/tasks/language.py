@@ -36,7 +36,7 @@ from .. import _validation as check
 from ..backends import _wire
 from ..errors import APIError, InvalidInputError
 from ..types import FillMaskPrediction, QuestionAnswer, Results, Summary, TableAnswer, Translation
-from ._spec import CacheCodec, HubCall, Limits, Serving, Task
+from ._spec import CacheCodec, HubCall, Limits, Serving, Task, ToolInfo
 from .text import TextInput
 
 __all__ = [
@@ -252,6 +252,13 @@ SUMMARIZATION: Task[SummarizationRequest, Summary] = Task(
         read=_reader(SummarizationRequest, ("text",)),
         write=lambda result: _json([{"summary_text": result.summary_text}]),
     ),
+    tool=ToolInfo(
+        name="summarization",
+        description="Summarize a text. Input: the text. Output: the summary.",
+        args=SummarizationInput,
+        example={"text": "The tower is 324 metres tall, about the same height as an 81-storey building, and the "
+                 "tallest structure in Paris. Its base is square, measuring 125 metres on each side."},
+    ),
 )  # fmt: skip
 
 
@@ -332,6 +339,13 @@ TRANSLATION: Task[TranslationRequest, Translation] = Task(
         aliases=("translate",),
         read=_reader(TranslationRequest, ("text",)),
         write=lambda result: _json([{"translation_text": result.translation_text}]),
+    ),
+    tool=ToolInfo(
+        name="translation",
+        description="Translate a text with the configured translation model. Input: the text (and, for "
+        "multilingual models, src_lang and tgt_lang codes). Output: the translation.",
+        args=TranslationInput,
+        example={"text": "My name is Wolfgang and I live in Berlin."},
     ),
 )  # fmt: skip
 
@@ -441,6 +455,13 @@ QUESTION_ANSWERING: Task[QuestionAnsweringRequest, Results[QuestionAnswer]] = Ta
     ),
     serving=Serving(
         aliases=("qa",), read=_reader(QuestionAnsweringRequest, ("question", "context")), write=_write_answers
+    ),
+    tool=ToolInfo(
+        name="question_answering",
+        description="Find the answer to a question in a given text (extractive: the answer is a span of the "
+        "text). Input: question and context. Output: JSON list of {answer, score, start, end}, best first.",
+        args=QuestionAnsweringInput,
+        example={"question": "What is my name?", "context": "My name is Clara and I live in Berkeley."},
     ),
 )  # fmt: skip
 
@@ -577,6 +598,14 @@ TABLE_QUESTION_ANSWERING: Task[TableQuestionAnsweringRequest, TableAnswer] = Tas
         read=_reader(TableQuestionAnsweringRequest, ("table", "query"), ignored=("model",)),
         write=_write_table_answer,
     ),
+    tool=ToolInfo(
+        name="table_question_answering",
+        description="Answer a question about a table (lookups, counts, sums, averages). Input: query and table "
+        "(columns: header -> list of cells). Output: JSON {answer, cells, coordinates, aggregator}.",
+        args=TableQuestionAnsweringInput,
+        example={"query": "How many stars does Transformers have?",
+                 "table": {"Repository": ["Transformers", "Datasets"], "Stars": ["36542", "4512"]}},
+    ),
 )  # fmt: skip
 
 
@@ -671,5 +700,12 @@ FILL_MASK: Task[FillMaskRequest, Results[FillMaskPrediction]] = Task(
     serving=Serving(
         read=_reader(FillMaskRequest, ("text",)),
         write=lambda result: _json([prediction.model_dump() for prediction in result]),
+    ),
+    tool=ToolInfo(
+        name="fill_mask",
+        description="Guess the missing word of a text: the text has one mask token ([MASK] or <mask>) where the "
+        "word goes. Output: JSON list of {token_str, sequence, score}, best first.",
+        args=FillMaskInput,
+        example={"text": "The goal of life is <mask>."},
     ),
 )  # fmt: skip
