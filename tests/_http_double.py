@@ -27,8 +27,8 @@ class RecordingServer:
     """``with RecordingServer(status=..., body=..., headers=..., delay=...) as server: server.url, server.requests``.
 
     ``headers`` values may contain ``{authorization}``, replaced by the request's Authorization header (an echo).
-    ``body`` is sent as JSON; a ``bytes`` body is sent as it is, as ``content_type`` (default
-    ``application/octet-stream``) unless ``headers`` name a content-type.
+    ``body`` is sent as JSON; a ``bytes`` body is sent as it is (audio, an HTML page, an event stream). Either goes
+    as ``content_type`` (default ``application/json`` / ``application/octet-stream``) unless ``headers`` name one.
     """
 
     def __init__(

@@ -19,6 +19,7 @@ from hfbridge.server import ServerThread, create_app, served_tasks
 from hfbridge.tasks import _spec as registry
 from hfbridge.tasks._spec import Limits, Serving, Task
 
+from .._http_double import RecordingServer
 from ._doubles import EchoBackend
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(40))
@@ -191,8 +192,6 @@ def test_a_media_task_of_the_registry_through_the_server_to_an_upstream(with_top
     from hfbridge import HubBackend
     from hfbridge.tasks import get_task
 
-    from .._http_double import RecordingServer
-
     get_task("image-classification")  # on main since i15d-mediatasks
     upstream_labels = [{"label": "tabby cat", "score": 0.7}, {"label": "lynx", "score": 0.2}]
     with RecordingServer(body=upstream_labels) as upstream:
@@ -208,3 +207,28 @@ def test_a_media_task_of_the_registry_through_the_server_to_an_upstream(with_top
         assert json.loads(sent[0].body) == {"inputs": base64.b64encode(PNG).decode(), "parameters": {"top_k": 1}}
     else:  # the file itself, as the client sent it to us
         assert sent[0].body == PNG
+
+
+@pytest.mark.parametrize(("task", "upstream_answer", "call", "expected"), [
+    ("summarization", [{"summary_text": "A short text."}],
+     lambda client: client.summarization("A long text about many things.").summary_text, "A short text."),
+    ("translation", [{"translation_text": "Bonjour"}],
+     lambda client: client.translation("Hello").translation_text, "Bonjour"),
+    ("fill-mask", [{"score": 0.9, "token": 7, "token_str": "Paris", "sequence": "Paris is a city."}],
+     lambda client: client.fill_mask("[MASK] is a city.")[0].token_str, "Paris"),
+    ("question-answering", {"answer": "Paris", "score": 0.9, "start": 0, "end": 5},
+     lambda client: client.question_answering(question="Where?", context="Paris is a city.").answer, "Paris"),
+])  # fmt: skip
+def test_text_tasks_of_the_registry_through_the_server_to_an_upstream(task: str, upstream_answer: Any, call: Any,
+                                                                      expected: str) -> None:  # fmt: skip
+    """i15c's text tasks, which no server code names either: the real InferenceClient's JSON body, read by the task's
+    ``Serving.read``, sent on by HubBackend, answered back through ``Serving.write``."""
+    from huggingface_hub import InferenceClient
+
+    from hfbridge import HubBackend
+
+    with RecordingServer(body=upstream_answer) as upstream:
+        app = create_app(HubBackend(base_url=upstream.url), model_tasks=[("org/model", task)])
+        with ServerThread(app) as server:
+            assert call(InferenceClient(model=f"{server.url}/models/org/model")) == expected
+        assert len(upstream.requests) == 1
