@@ -54,20 +54,8 @@ MASK_TOKENS = ("[MASK]", "<mask>")
 
 
 # ============================================================================================ validation helpers
-def _count(value: Any, name: str, minimum: int) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInputError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise InvalidInputError(f"{name} must be at least {minimum}, got {value}")
-    return value
-
-
-def _flag(value: Any, name: str) -> bool | None:
-    if value is not None and not isinstance(value, bool):
-        raise InvalidInputError(f"{name} must be a bool, got {type(value).__name__}")
-    return value
+def _optional_json(value: Any, name: str) -> dict[str, Any] | None:
+    return None if value is None else check.check_json_object(value, name)
 
 
 def _choice(value: Any, name: str, choices: tuple[str, ...]) -> str | None:
@@ -76,32 +64,12 @@ def _choice(value: Any, name: str, choices: tuple[str, ...]) -> str | None:
     return value
 
 
-def _model(value: Any) -> str | None:
-    """The per-call ``model``: a Hub model id or a served name, or None for the backend's."""
-    return None if value is None else check.check_string(value, "model")
-
-
 def _language(value: Any, name: str) -> str | None:
     if value is None:
         return None
     return check.check_string(value, name).strip()
 
 
-def _generate_parameters(value: Any) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    if not isinstance(value, Mapping):
-        raise InvalidInputError(f"generate_parameters must be a dict, got {type(value).__name__}")
-    if not all(isinstance(key, str) for key in value):
-        raise InvalidInputError("generate_parameters keys must be str")
-    try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"generate_parameters must be JSON: {exc}") from None
-    return dict(value)
-
-
-# ================================================================================================ strict parsing
 def _unexpected(task: str, raw: Any, why: str) -> APIError:
     text = repr(raw)
     return APIError(f"unexpected {task} answer from the server ({why}): {text[:200]}{'...' if len(text) > 200 else ''}")
@@ -201,11 +169,11 @@ class SummarizationRequest:
 
 
 def _validate_summarization(request: SummarizationRequest, limits: Limits) -> SummarizationRequest:
-    request.model = _model(request.model)
+    request.model = check.check_model(request.model)
     check.check_text(request.text, max_chars=limits.max_input_chars)
-    request.generate_parameters = _generate_parameters(request.generate_parameters)
+    request.generate_parameters = _optional_json(request.generate_parameters, "generate_parameters")
     _choice(request.truncation, "truncation", TRUNCATION_STRATEGIES)
-    _flag(request.clean_up_tokenization_spaces, "clean_up_tokenization_spaces")
+    check.optional_bool(request.clean_up_tokenization_spaces, "clean_up_tokenization_spaces")
     return request
 
 
@@ -275,16 +243,16 @@ class TranslationRequest:
 
 
 def _validate_translation(request: TranslationRequest, limits: Limits) -> TranslationRequest:
-    request.model = _model(request.model)
+    request.model = check.check_model(request.model)
     check.check_text(request.text, max_chars=limits.max_input_chars)
     request.src_lang = _language(request.src_lang, "src_lang")
     request.tgt_lang = _language(request.tgt_lang, "tgt_lang")
     if (request.src_lang is None) != (request.tgt_lang is None):
         given, missing = ("src_lang", "tgt_lang") if request.tgt_lang is None else ("tgt_lang", "src_lang")
         raise InvalidInputError(f"{given} is given without {missing}: a multilingual model needs both (or neither)")
-    request.generate_parameters = _generate_parameters(request.generate_parameters)
+    request.generate_parameters = _optional_json(request.generate_parameters, "generate_parameters")
     _choice(request.truncation, "truncation", TRUNCATION_STRATEGIES)
-    _flag(request.clean_up_tokenization_spaces, "clean_up_tokenization_spaces")
+    check.optional_bool(request.clean_up_tokenization_spaces, "clean_up_tokenization_spaces")
     return request
 
 
@@ -366,14 +334,14 @@ class QuestionAnsweringRequest:
 
 
 def _validate_question_answering(request: QuestionAnsweringRequest, limits: Limits) -> QuestionAnsweringRequest:
-    request.model = _model(request.model)
+    request.model = check.check_model(request.model)
     check.check_text(request.question, "question", max_chars=limits.max_input_chars)
     check.check_text(request.context, "context", max_chars=limits.max_input_chars)
     for name in ("top_k", "max_answer_len", "max_question_len", "max_seq_len"):
-        _count(getattr(request, name), name, 1)
-    _count(request.doc_stride, "doc_stride", 0)
-    _flag(request.handle_impossible_answer, "handle_impossible_answer")
-    _flag(request.align_to_words, "align_to_words")
+        check.optional_int(getattr(request, name), name, minimum=1)
+    check.optional_int(request.doc_stride, "doc_stride", minimum=0)
+    check.optional_bool(request.handle_impossible_answer, "handle_impossible_answer")
+    check.optional_bool(request.align_to_words, "align_to_words")
     return request
 
 
@@ -519,12 +487,12 @@ def _check_table(table: Any, max_chars: int) -> dict[str, list[str]]:
 def _validate_table_question_answering(
     request: TableQuestionAnsweringRequest, limits: Limits
 ) -> TableQuestionAnsweringRequest:
-    request.model = _model(request.model)
+    request.model = check.check_model(request.model)
     request.table = _check_table(request.table, limits.max_input_chars)
     check.check_text(request.query, "query", max_chars=limits.max_input_chars)
     _choice(request.padding, "padding", PADDING_STRATEGIES)
-    _flag(request.sequential, "sequential")
-    _flag(request.truncation, "truncation")
+    check.optional_bool(request.sequential, "sequential")
+    check.optional_bool(request.truncation, "truncation")
     return request
 
 
@@ -636,13 +604,13 @@ def _targets(value: Any, max_targets: int) -> list[str] | None:
 
 
 def _validate_fill_mask(request: FillMaskRequest, limits: Limits) -> FillMaskRequest:
-    request.model = _model(request.model)
+    request.model = check.check_model(request.model)
     check.check_text(request.text, max_chars=limits.max_input_chars)
     masks = sum(request.text.count(token) for token in MASK_TOKENS)
     if masks > 1:
         raise InvalidInputError(f"text has {masks} mask tokens; fill_mask fills one mask per call")
     request.targets = _targets(request.targets, limits.max_labels)
-    _count(request.top_k, "top_k", 1)
+    check.optional_int(request.top_k, "top_k", minimum=1)
     return request
 
 
