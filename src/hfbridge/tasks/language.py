@@ -36,6 +36,7 @@ from .. import _validation as check
 from ..backends import _wire
 from ..errors import APIError, InvalidInputError
 from ..types import FillMaskPrediction, QuestionAnswer, Results, Summary, TableAnswer, Translation
+from ._parse import refuse_error_body
 from ._spec import CacheCodec, HubCall, Limits, Serving, Task, ToolInfo
 from .text import TextInput
 
@@ -75,11 +76,6 @@ def _unexpected(task: str, raw: Any, why: str) -> APIError:
     return APIError(f"unexpected {task} answer from the server ({why}): {text[:200]}{'...' if len(text) > 200 else ''}")
 
 
-def _no_error(task: str, raw: Any) -> None:
-    if isinstance(raw, Mapping) and raw.get("error") is not None:
-        raise APIError(f"the server answered {task} with an error and a success status: {str(raw['error'])[:300]}")
-
-
 def _record(task: str, raw: Any, item: Any, fields: dict[str, type]) -> dict[str, Any]:
     """``item``'s ``fields``, each of its type (``float`` takes a finite int or float; ``bool`` is no number)."""
     if not isinstance(item, Mapping):
@@ -99,7 +95,7 @@ def _record(task: str, raw: Any, item: Any, fields: dict[str, type]) -> dict[str
 
 def _single(task: str, raw: Any, key: str) -> str:
     """The one ``[{key: str}]`` answer of a generation pipeline (summarization, translation)."""
-    _no_error(task, raw)
+    refuse_error_body(raw)
     if not isinstance(raw, list) or len(raw) != 1:
         got = f"a list of {len(raw)}" if isinstance(raw, list) else type(raw).__name__
         raise _unexpected(task, raw, f"expected a list of one result, got {got}")
@@ -367,7 +363,7 @@ _ANSWER = {"answer": str, "score": float, "start": int, "end": int}
 
 
 def parse_answers(raw: Any, request: QuestionAnsweringRequest) -> Results[QuestionAnswer]:
-    _no_error("question-answering", raw)
+    refuse_error_body(raw)
     items = raw if isinstance(raw, list) else [raw]  # one answer is sent as an object, several as a list
     if not items:
         raise _unexpected("question-answering", raw, "no answer")
@@ -510,7 +506,7 @@ def _answer_table(client: Any, request: TableQuestionAnsweringRequest, target: A
 
 def parse_table_answer(raw: Any, request: TableQuestionAnsweringRequest) -> TableAnswer:
     task = "table-question-answering"
-    _no_error(task, raw)
+    refuse_error_body(raw)
     values = _record(task, raw, raw, {"answer": str, "coordinates": list, "cells": list})
     aggregator = raw.get("aggregator")
     if aggregator is not None and not isinstance(aggregator, str):
@@ -628,7 +624,7 @@ _PREDICTION = {"sequence": str, "score": float, "token": int, "token_str": str}
 
 
 def parse_predictions(raw: Any, request: FillMaskRequest) -> Results[FillMaskPrediction]:
-    _no_error("fill-mask", raw)
+    refuse_error_body(raw)
     if not isinstance(raw, list) or not raw:
         raise _unexpected("fill-mask", raw, "expected a non-empty list of predictions")
     if any(isinstance(item, list) for item in raw):
