@@ -58,7 +58,8 @@ class RetryPolicy:
             control, rate limit), every try and backoff, and reading the answer (a stream: until its last chunk).
             Past it the request raises :class:`~hfbridge.errors.InferenceTimeoutError`. Many-input calls
             (embeddings) are split into requests of ``batch_size`` inputs, each bounded on its own. ``None``: no
-            bound (``timeout`` still bounds each read).
+            bound (``timeout`` still bounds each read). The default, 600 s, is the OpenAI SDK's default timeout:
+            long enough for a long generation streamed from a slow server, short enough that nothing hangs.
         base_delay: first backoff step in seconds when the server suggests no wait.
         max_delay: cap of one backoff step.
         max_retry_after: the longest server-requested wait (``Retry-After``, ``estimated_time``) we accept;
@@ -80,7 +81,7 @@ class RetryPolicy:
     """
 
     max_attempts: int = 5
-    deadline: float | None = 120.0
+    deadline: float | None = 600.0
     base_delay: float = 0.5
     max_delay: float = 8.0
     max_retry_after: float = 60.0
