@@ -18,6 +18,7 @@ import pytest
 
 from hfbridge.errors import (
     BadRequestError,
+    ConfigurationError,
     InferenceTimeoutError,
     ModelLoadingError,
     RateLimitedError,
@@ -205,7 +206,7 @@ def test_ignored_and_dropped_outcomes_release_the_slot() -> None:
 def test_bad_concurrency_settings_are_refused() -> None:
     for kwargs in ({"min_limit": 0}, {"min_limit": 5, "max_limit": 4}, {"headroom": 0}, {"backoff": 1.0},
                    {"probe_every": 1}):  # fmt: skip
-        with pytest.raises(ValueError):
+        with pytest.raises(ConfigurationError):
             AdaptiveConcurrency(**kwargs)  # type: ignore[arg-type]
 
 
@@ -346,7 +347,7 @@ def test_a_lone_refused_request_starts_at_one_a_second() -> None:
 def test_bad_rate_settings_are_refused() -> None:
     for args, kwargs in (((0,), {}), ((None,), {"min_rate": 0}), ((None,), {"backoff": 1.0}),
                          ((None,), {"recovery": 0.1, "approach": 0.01})):  # fmt: skip
-        with pytest.raises(ValueError):
+        with pytest.raises(ConfigurationError):
             AdaptiveRate(*args, **kwargs)  # type: ignore[arg-type]
 
 

@@ -87,16 +87,6 @@ def test_rate_limit_defers_to_the_server() -> None:
     assert limit.reserve() == pytest.approx(0.25)
 
 
-def test_rate_limit_try_take_is_all_or_nothing() -> None:
-    now = [0.0]
-    limit = RateLimit(10, per=1.0, clock=lambda: now[0])
-    assert limit.try_take() == 0.0  # the one token of the burst
-    assert limit.try_take() == pytest.approx(0.1)  # refused: nothing taken
-    assert limit.try_take() == pytest.approx(0.1)
-    now[0] = 0.1
-    assert limit.try_take() == 0.0
-
-
 def test_rate_limit_rejects_nonsense() -> None:
     with pytest.raises(ValueError):
         RateLimit(0)

@@ -88,17 +88,6 @@ class RateLimit:
         with self._lock:
             return max(0.0, self._not_before - self.clock())
 
-    def try_take(self) -> float:
-        """Take a token if one is available now and return 0.0; else take nothing and return how long until one is
-        (a server refusing with 429 + Retry-After uses it). One step under the lock, so two callers cannot both
-        see the same last token."""
-        with self._lock:
-            self._refill()
-            if self._tokens >= 1.0:
-                self._tokens -= 1.0
-                return 0.0
-            return (1.0 - self._tokens) * self.interval
-
     def acquire(self, timeout: float | None = None) -> float:
         """Block the calling thread until a request may be sent; return the time waited. With ``timeout``, a turn
         further away than that is not waited for: the token goes back and

@@ -51,6 +51,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from ..errors import ConfigurationError
 from ._waiting import Waiter, waited_too_long
 
 __all__ = ["AdaptiveConcurrency", "Permit"]
@@ -101,13 +102,13 @@ class AdaptiveConcurrency:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not 1 <= min_limit <= max_limit:
-            raise ValueError("AdaptiveConcurrency needs 1 <= min_limit <= max_limit")
+            raise ConfigurationError("AdaptiveConcurrency needs 1 <= min_limit <= max_limit")
         if not 0 < headroom <= 1:
-            raise ValueError("AdaptiveConcurrency headroom must be in (0, 1]")
+            raise ConfigurationError("AdaptiveConcurrency headroom must be in (0, 1]")
         if not 0 < backoff < 1:
-            raise ValueError("AdaptiveConcurrency backoff must be in (0, 1)")
+            raise ConfigurationError("AdaptiveConcurrency backoff must be in (0, 1)")
         if probe_every < 2:
-            raise ValueError("AdaptiveConcurrency probe_every must be at least 2 rounds")
+            raise ConfigurationError("AdaptiveConcurrency probe_every must be at least 2 rounds")
         self.min_limit = min_limit
         self.max_limit = max_limit
         self.initial = min(max(initial, min_limit), max_limit)

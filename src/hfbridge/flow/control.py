@@ -36,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..errors import InferenceTimeoutError, ModelLoadingError, RateLimitedError, ServerError
+from ..errors import ConfigurationError, InferenceTimeoutError, ModelLoadingError, RateLimitedError, ServerError
 from .concurrency import AdaptiveConcurrency, Permit
 from .rate import AdaptiveRate, RateGrant
 
@@ -87,7 +87,7 @@ class FlowControl:
         earn_per_success: float = 0.1,
     ) -> None:
         if free_refusals < 0 or earn_per_success < 0:
-            raise ValueError("free_refusals and earn_per_success must not be negative")
+            raise ConfigurationError("free_refusals and earn_per_success must not be negative")
         self.concurrency = concurrency
         self.rate = rate
         self.free_refusals = free_refusals

@@ -36,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import ConfigurationError
 from ._waiting import waited_too_long
 
 __all__ = ["AdaptiveRate", "RateGrant"]
@@ -100,13 +101,13 @@ class AdaptiveRate:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if requests_per_second is not None and requests_per_second <= 0:
-            raise ValueError("requests_per_second must be positive or None")
+            raise ConfigurationError("requests_per_second must be positive or None")
         if min_rate <= 0:
-            raise ValueError("min_rate must be positive")
+            raise ConfigurationError("min_rate must be positive")
         if not 0 < backoff < 1 or not 0 < margin <= 1:
-            raise ValueError("need 0 < backoff < 1 and 0 < margin <= 1")
+            raise ConfigurationError("need 0 < backoff < 1 and 0 < margin <= 1")
         if not 0 <= recovery <= approach <= fast_recovery:
-            raise ValueError("need 0 <= recovery <= approach <= fast_recovery")
+            raise ConfigurationError("need 0 <= recovery <= approach <= fast_recovery")
         self.requests_per_second = requests_per_second
         self.min_rate = min_rate
         self.backoff = backoff
