@@ -23,6 +23,7 @@ from .errors import (
     ModelInstallError,
     ModelLoadingError,
     NotFoundError,
+    NoToolCallError,
     OutputTruncatedError,
     PayloadTooLargeError,
     QuotaExceededError,
@@ -68,7 +69,8 @@ __all__ = [
     "HFBridgeError", "ConfigurationError", "InvalidInputError", "UnsupportedTaskError", "APIError",
     "BadRequestError", "PayloadTooLargeError", "AuthenticationError", "QuotaExceededError", "NotFoundError",
     "GenerationError", "RateLimitedError", "ModelLoadingError", "ServerError", "BackendUnavailableError",
-    "InferenceTimeoutError", "StreamInterruptedError", "OutputTruncatedError", "ModelInstallError", "__version__",
+    "InferenceTimeoutError", "StreamInterruptedError", "OutputTruncatedError", "NoToolCallError",
+    "ModelInstallError", "__version__",
 ]  # fmt: skip
 __all__ += [
     "Audio", "BoundingBox", "DetectedObject", "DocumentAnswer", "ImageCaption", "ImageSegment", "Transcription",

@@ -7,6 +7,7 @@ A call that fails raises one of these, whichever backend produced it::
     ├── InvalidInputError             rejected locally, before anything was sent  (also a ValueError)
     ├── UnsupportedTaskError          the backend / provider cannot run this task
     ├── OutputTruncatedError          a tool call or structured output cut by max_tokens  (also a ValueError)
+    ├── NoToolCallError               the model answered without the tool call that was required  (also a ValueError)
     ├── APIError                      the server answered with an error status
     │   ├── BadRequestError           400, 422          never retried
     │   │   └── PayloadTooLargeError  413               never retried
@@ -50,6 +51,7 @@ __all__ = [
     "InvalidInputError",
     "UnsupportedTaskError",
     "OutputTruncatedError",
+    "NoToolCallError",
     "APIError",
     "BadRequestError",
     "PayloadTooLargeError",
@@ -126,6 +128,16 @@ class OutputTruncatedError(HFBridgeError, ValueError):
     ``received_text`` holds the cut output (the arguments of the cut call, or the content); never retried, since the
     same request would be cut at the same place.
     """
+
+    def __init__(self, message: str, *, received_text: str = "", attempts: int = 1) -> None:
+        super().__init__(message, attempts=attempts)
+        self.received_text = received_text
+
+
+class NoToolCallError(HFBridgeError, ValueError):
+    """A tool call was required (``tool_choice="required"``, LlamaIndex's ``error_on_no_tool_call``) and the model
+    answered in text instead. ``received_text`` holds that text. A ``ValueError`` too, as LlamaIndex's own LLMs
+    raise one here."""
 
     def __init__(self, message: str, *, received_text: str = "", attempts: int = 1) -> None:
         super().__init__(message, attempts=attempts)

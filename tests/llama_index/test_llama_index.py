@@ -250,3 +250,16 @@ def test_index_built_with_our_embeddings_and_no_openai(local_backend: LocalBacke
     nodes = index.as_retriever(similarity_top_k=1).retrieve("Which country is Rome in?")
     assert "Rome" in nodes[0].get_content()
     assert isinstance(TextBlock(text="x"), TextBlock)
+
+
+def test_a_required_tool_call_that_did_not_come_is_a_typed_error(local_backend: LocalBackend) -> None:
+    from llama_index.core.base.llms.types import ChatResponse
+
+    import hfbridge.errors
+
+    llm = HFLLM(backend=local_backend)
+    answer = ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content="It is sunny."))
+    assert llm.get_tool_calls_from_response(answer, error_on_no_tool_call=False) == []
+    with pytest.raises(hfbridge.errors.NoToolCallError) as caught:
+        llm.get_tool_calls_from_response(answer)
+    assert caught.value.received_text == "It is sunny." and isinstance(caught.value, ValueError)

@@ -34,7 +34,7 @@ from pydantic import Field
 
 from .._adapter_fields import BackendTarget
 from .._signatures import freeze_signatures
-from ..errors import InvalidInputError, OutputTruncatedError
+from ..errors import InvalidInputError, NoToolCallError, OutputTruncatedError
 from ..tools import normalize_tool_choice
 from ..types import ChatCompletionChunk, Usage
 from ._convert import to_chat_message, to_openai, usage_kwargs
@@ -228,7 +228,10 @@ class HFLLM(BackendTarget, FunctionCallingLLM):
                     "the answer was cut by max_tokens (finish_reason 'length') before any tool call; raise max_tokens",
                     received_text=response.message.content or "",
                 )
-            raise ValueError(f"expected at least one tool call, got none: {response.message.content!r}")
+            raise NoToolCallError(
+                f"expected at least one tool call, got none: {response.message.content!r}",
+                received_text=response.message.content or "",
+            )
         return selections
 
 
