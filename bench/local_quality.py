@@ -1,6 +1,6 @@
 """Quality of the local model candidates on the labelled sets in tests/data (accuracy, macro-F1, entity F1).
 
-python -m bench.local_quality            # prints a table, writes bench/results/local_quality.json
+python -m bench quality            # prints a table, writes bench/results/local_quality.json
 """
 
 from __future__ import annotations
@@ -13,12 +13,15 @@ from typing import Any
 
 from hfbridge import LocalBackend
 
+from ._table import results_dir
+
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
-RESULTS = Path(__file__).resolve().parent / "results"
+#: ``python -m bench --quick quality``: the first rows of each set, every candidate (a smoke run).
+QUICK = {"limit": 4}
 
 
-def load(name: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (DATA / name).read_text().splitlines() if line.strip()]
+def load(name: str, limit: int | None = None) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (DATA / name).read_text().splitlines() if line.strip()][:limit]
 
 
 def macro_f1(gold: list[str], predicted: list[str]) -> float:
@@ -80,9 +83,11 @@ def entity_f1(backend: LocalBackend, rows: list[dict[str, Any]]) -> dict[str, fl
     }
 
 
-def evaluate(backend: LocalBackend, with_llm: bool = True) -> dict[str, dict[str, dict[str, float]]]:
-    sentiment = load("sentiment.jsonl")
-    zero_shot = load("zero_shot.jsonl")
+def evaluate(
+    backend: LocalBackend, with_llm: bool = True, limit: int | None = None
+) -> dict[str, dict[str, dict[str, float]]]:
+    sentiment = load("sentiment.jsonl", limit)
+    zero_shot = load("zero_shot.jsonl", limit)
     results: dict[str, dict[str, dict[str, float]]] = {"sentiment": {}, "zero_shot": {}, "ner": {}}
     results["sentiment"]["VADER (chosen)"] = classify_eval(
         sentiment, lambda row: backend.text_classification(row["text"])[0].label
@@ -111,18 +116,21 @@ def evaluate(backend: LocalBackend, with_llm: bool = True) -> dict[str, dict[str
             zero_shot,
             lambda row: llm_choice(backend, row["text"], row["labels"], "Which topic is this customer message about?"),
         )
-    results["ner"]["spaCy en_core_web_sm (chosen)"] = entity_f1(backend, load("ner.jsonl"))
+    results["ner"]["spaCy en_core_web_sm (chosen)"] = entity_f1(backend, load("ner.jsonl", limit))
     return results
 
 
-def main() -> None:
-    results = evaluate(LocalBackend())
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "local_quality.json").write_text(json.dumps(results, indent=2))
+def run(limit: int | None = None) -> None:
+    results = evaluate(LocalBackend(), limit=limit)
+    (results_dir() / "local_quality.json").write_text(json.dumps(results, indent=2))
     for task, candidates in results.items():
         print(f"\n{task}")
         for name, metrics in candidates.items():
             print(f"  {name:<60} " + "  ".join(f"{k}={v:.3f}" for k, v in metrics.items()))
+
+
+def main() -> None:
+    run()
 
 
 if __name__ == "__main__":
