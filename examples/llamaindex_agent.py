@@ -45,18 +45,32 @@ async def triage(backend: Backend, on_event: Any = None) -> list[Any]:
     return events
 
 
-def _print(event: Any) -> None:
-    if isinstance(event, ToolCallResult):
-        print(f"<- {event.tool_name}: {str(event.tool_output)[:150]}")
-    elif isinstance(event, ToolCall):
-        print(f"-> {event.tool_name}({event.tool_kwargs})")
-    elif isinstance(event, AgentStream) and event.delta:
-        print(event.delta, end="", flush=True)
+class _Printer:
+    """Tool calls and results one per line; the model's answers streamed as they come, each on lines of its own."""
+
+    def __init__(self) -> None:
+        self.mid_line = False
+
+    def __call__(self, event: Any) -> None:
+        if isinstance(event, AgentStream):
+            if event.delta:
+                print(event.delta, end="", flush=True)
+                self.mid_line = not event.delta.endswith("\n")
+            return
+        if self.mid_line:
+            print()
+            self.mid_line = False
+        if isinstance(event, ToolCallResult):
+            print(f"<- {event.tool_name}: {str(event.tool_output)[:150]}")
+        elif isinstance(event, ToolCall):
+            print(f"-> {event.tool_name}({event.tool_kwargs})")
 
 
 def main() -> None:
-    asyncio.run(triage(LocalBackend(), on_event=_print))
-    print()
+    printer = _Printer()
+    asyncio.run(triage(LocalBackend(), on_event=printer))
+    if printer.mid_line:
+        print()
 
 
 if __name__ == "__main__":
