@@ -26,9 +26,7 @@ EXPECTED: dict[str, list[str]] = {
     ],
     "langchain_rag.py": [r"^retrieved: passwords\.md$", r"^retrieved: \w+\.md$", r"^answer: \S"],
     "llamaindex_rag.py": [r"^retrieved: passwords\.md \(score 0\.\d\d\)$", r"^answer: \S"],
-    "langchain_agent.py": [
-        r"^-> (named_entity_recognition|zero_shot_classification)\(\{",
-        r"^<- (named_entity_recognition|zero_shot_classification): ",
+    "langchain_agent.py": [  # the model picks its first tool; the topic is always classified before the answer
         r"^-> zero_shot_classification\(\{",
         r"^<- zero_shot_classification: \[\{\"label\": \"(billing|account|technical support|general)\"",
         r"^answer: ",
