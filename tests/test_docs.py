@@ -24,6 +24,8 @@ the test's venv first on ``PATH``. Adjusted so they stay small and safe on a sha
   it was given), then stop on SIGTERM with exit code 0.
 * ``bash scripts/test.sh`` with no argument is the command running this suite (``.ci/run``): it is checked to be
   exactly what ``.ci/run`` runs, not run again.
+* ``hfbridge models install`` and ``scripts/fetch_qwen.sh`` download models: they fail the test unless their block
+  is marked as skipped (below).
 * ``HFBRIDGE_RECORD=... bash scripts/test.sh ...`` (re-recording the cassettes) runs in a scratch copy of the
   repository (tracked files, the same venv) with ``HFBRIDGE_RECORD_PORT`` set to a free port, so it rewrites
   nothing here and does not take the fixed recording port another run may hold.
@@ -193,8 +195,15 @@ def _in_a_copy(command: str, where: str) -> None:
     assert target["kind"] == "local", f"{where}: the re-recorded cassettes say they target {target}"
 
 
+def _downloads(command: str, where: str) -> None:
+    pytest.fail(f"{where}: `{command}` downloads a model (a gigabyte, minutes): give it a block of its own, marked "
+                '<!-- skip: next "downloads ..." --> on the line before it')
+
+
 def _command_runner(command: str) -> Callable[[str, str], None]:
     words = _words(command)
+    if words[:3] == ["hfbridge", "models", "install"] or words[:2] == ["bash", "scripts/fetch_qwen.sh"]:
+        return _downloads
     if any(word.startswith("HFBRIDGE_RECORD=") for word in words):
         return _in_a_copy
     if words[:2] == ["bash", "scripts/bench.sh"]:
