@@ -150,9 +150,14 @@ def _cli(command: str, where: str) -> None:
     subcommand = words[1]
     if subcommand in ("classify", "zero-shot", "ner"):
         assert isinstance(json.loads(done.stdout), list), f"{where}: `{command}` printed no JSON list"
-    elif subcommand == "embed" and "-o" in words and words[words.index("-o") + 1].endswith(".npy"):
-        matrix = np.load(_shell.scratch / words[words.index("-o") + 1])
-        assert matrix.shape[0] == len(TEXTS), f"{where}: {matrix.shape[0]} vectors for {len(TEXTS)} texts"
+    elif subcommand == "embed":
+        output = words[words.index("-o") + 1] if "-o" in words else None
+        if output is None:
+            assert len(done.stdout.splitlines()) == len(TEXTS), f"{where}: not one JSON line per text"
+        elif output.endswith(".npy"):
+            matrix = np.load(_shell.scratch / output)
+            assert matrix.shape[0] == len(TEXTS), f"{where}: {matrix.shape[0]} vectors for {len(TEXTS)} texts"
+        assert f"embedded {len(TEXTS)} texts" in done.stderr, f"{where}: {_tail(done.stderr)}"
     elif subcommand == "demo":
         _check_demo(done.stdout, where)
     else:
