@@ -16,7 +16,8 @@ import httpx2
 
 @contextmanager
 def served(**options: Any) -> Iterator[str]:
-    """Start ``python -m bench._serve`` with ``options`` (create_app's limits); yield its URL."""
+    """Start ``python -m bench._serve`` with ``options`` (create_app's limits, and ``deployment``: the keyword
+    arguments of :class:`bench.deployments.Deployment`); yield its URL."""
     from hfbridge.server import free_port, wait_until_healthy
 
     port = free_port()
@@ -51,7 +52,12 @@ def main() -> None:
     tokens = options.pop("tokens", 16)
     if "rate_limit_per_s" in options:
         options["rate_limit"] = RateLimit(options.pop("rate_limit_per_s"), per=1.0, burst=1)
+    deployment = options.pop("deployment", None)
     app = create_app(InstantBackend(tokens=tokens), **options)
+    if deployment is not None:  # slots, a bounded queue, a rate limit: see bench/deployments.py
+        from .deployments import Deployment
+
+        app = Deployment(app, **deployment)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="error")
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from hfbridge import AuthenticationError, ConfigurationError, HubBackend, RetryPolicy
+from hfbridge import AuthenticationError, ConfigurationError, HubBackend, RetryPolicy, UnsupportedTaskError
 from hfbridge.server import Fault, FaultPlan, ServerThread, create_app
 
 TOKEN = "hf_SecretTokenValue1234567890abcdef"
@@ -110,3 +110,177 @@ def test_adapters_never_show_the_token() -> None:
         assert isinstance(pickle.loads(payload).client, HubBackend)
         if hasattr(adapter, "to_json"):  # LlamaIndex serialises components; it used to crash on SecretStr
             assert TOKEN not in adapter.to_json()
+
+
+# -------------------------------------------------------------------------------- redaction where errors are made
+URL_SECRET, QUERY_SECRET = "pa55w0rdXyz", "KeyValue12345"
+CREDENTIALED = "http://alice:{password}@127.0.0.1:{port}/?api_key={key}&task=classify"
+
+
+def _no_secret(*texts: object) -> None:
+    for text in texts:
+        rendered = text if isinstance(text, (str, bytes)) else repr(text)
+        for secret in (TOKEN, URL_SECRET, QUERY_SECRET):
+            needle = secret.encode() if isinstance(rendered, bytes) else secret
+            assert needle not in rendered, f"{secret} leaked into {rendered!r}"
+
+
+def test_every_field_an_error_keeps_is_redacted_when_it_is_stored() -> None:
+    from hfbridge.errors import ServerError
+
+    url = f"https://bob:{URL_SECRET}@tgi.example.com/generate?api_key={QUERY_SECRET}"
+    error = ServerError(
+        f"HTTP 500 at {url} (sent Authorization: Bearer {TOKEN})",
+        request_id=f"Bearer {TOKEN}",
+        server_message=f"echo: {TOKEN}",
+        url=url,
+        status_code=500,
+    )
+    _no_secret(str(error), repr(error), error.message, error.args, error.request_id, error.server_message, error.url)
+    _no_secret(pickle.dumps(error), vars(pickle.loads(pickle.dumps(error))))
+    assert error.url == "https://**********@tgi.example.com/generate?api_key=**********"
+    error.request_id = f"later {TOKEN}"  # no code path can store a secret, not even after construction
+    error.message = f"later {TOKEN}"
+    _no_secret(error.request_id, error.message)
+
+
+def test_a_server_echoing_authorization_into_the_request_id_leaks_nothing() -> None:
+    from langchain_core.callbacks import BaseCallbackHandler
+
+    from hfbridge.langchain import ChatHF
+    from tests._http_double import RecordingServer
+
+    class Errors(BaseCallbackHandler):
+        seen: list[BaseException] = []
+
+        def on_llm_error(self, error: BaseException, **kwargs: Any) -> None:
+            self.seen.append(error)
+
+    echo = {"x-request-id": "{authorization}", "x-amzn-trace-id": "{authorization}"}
+    with RecordingServer(status=401, body={"error": "no"}, headers=echo) as server:
+        with pytest.raises(AuthenticationError) as caught:
+            HubBackend(base_url=server.url, token=TOKEN).text_classification("hi")
+        assert server.requests[0].headers["authorization"] == f"Bearer {TOKEN}", "the echo really happened"
+        handler = Errors()
+        with pytest.raises(AuthenticationError):
+            ChatHF(base_url=server.url, api_key=TOKEN, callbacks=[handler]).invoke("hi")
+    error = caught.value
+    assert error.request_id is not None and "**********" in error.request_id
+    _no_secret(str(error), repr(error), error.request_id, pickle.dumps(error), *(repr(e) for e in handler.seen))
+    assert handler.seen, "LangChain's callbacks received the error"
+
+
+def test_credentials_in_a_base_url_are_masked_everywhere(caplog: pytest.LogCaptureFixture) -> None:
+    from huggingface_hub.utils import logging as hub_logging
+
+    from hfbridge.errors import ServerError
+    from tests._http_double import RecordingServer
+
+    with RecordingServer(status=500, body={"error": "boom"}) as server:
+        url = CREDENTIALED.format(password=URL_SECRET, port=server.url.rsplit(":", 1)[1], key=QUERY_SECRET)
+        backend = HubBackend(base_url=url, retry=RetryPolicy(max_attempts=1))
+        hub_logging.set_verbosity_debug()
+        try:
+            with caplog.at_level(logging.DEBUG), pytest.raises(ServerError) as caught:
+                backend.text_classification("hi")
+        finally:
+            hub_logging.set_verbosity_warning()
+        assert f"api_key={QUERY_SECRET}" in server.requests[0].path, "the credentials are still used"
+    loggers = {record.name for record in caplog.records}
+    assert {"httpx2", "huggingface_hub.utils._http"} <= loggers, "both HTTP loggers printed the request URL"
+    _no_secret(*(record.getMessage() for record in caplog.records))
+    _no_secret(repr(backend), str(caught.value), repr(caught.value), caught.value.url, pickle.dumps(caught.value))
+    payload = pickle.dumps(backend)
+    _no_secret(payload)
+    copy = pickle.loads(payload)
+    assert copy.base_url == f"http://127.0.0.1:{server.url.rsplit(':', 1)[1]}/?task=classify"
+
+
+def test_credential_headers_are_not_pickled() -> None:
+    backend = HubBackend(base_url="http://127.0.0.1:9", headers={"Authorization": f"Bearer {TOKEN}", "X-Trace": "1"})
+    copy = pickle.loads(pickle.dumps(backend))
+    _no_secret(pickle.dumps(backend))
+    assert copy._headers == {"X-Trace": "1"}
+
+
+async def test_translated_errors_do_not_chain_the_client_exception() -> None:
+    """The client's exception holds the request (its Authorization header): no translated error may reach it
+    through ``__cause__`` or ``__context__``, on any path."""
+    import traceback
+
+    from hfbridge.errors import HFBridgeError
+    from tests._http_double import RecordingServer
+
+    with RecordingServer(status=500, body={"error": "boom"}) as server:
+        backend = HubBackend(base_url=server.url, token=TOKEN, retry=RetryPolicy(max_attempts=1))
+        errors: list[HFBridgeError] = []
+        for call in (
+            lambda: backend.text_classification("hi"),
+            lambda: backend.feature_extraction(["hi"]),
+            lambda: list(backend.stream_chat_completion([{"role": "user", "content": "hi"}])),
+        ):
+            with pytest.raises(HFBridgeError) as caught:
+                call()
+            errors.append(caught.value)
+        with pytest.raises(HFBridgeError) as acaught:
+            await backend.atext_classification("hi")
+        errors.append(acaught.value)
+        with pytest.raises(HFBridgeError) as scaught:
+            async for _ in backend.astream_chat_completion([{"role": "user", "content": "hi"}]):
+                pass
+        errors.append(scaught.value)
+        await backend.aclose()
+    unreachable = HubBackend(base_url="http://127.0.0.1:9", token=TOKEN, retry=RetryPolicy(max_attempts=1))
+    with pytest.raises(HFBridgeError) as refused:
+        unreachable.text_classification("hi")
+    errors.append(refused.value)
+    assert len(errors) == 6
+    for error in errors:
+        assert error.__cause__ is None and error.__context__ is None, type(error)
+        rendered = "".join(traceback.format_exception(error))
+        assert TOKEN not in rendered and "httpx2" not in rendered.split("Traceback")[-1].splitlines()[-1]
+
+
+def _mapping_server() -> Any:
+    from tests._http_double import RecordingServer
+
+    mapping = {"together": {"status": "live", "providerId": "acme/chat", "task": "conversational"}}
+    return RecordingServer(body={"id": "acme/chat", "modelId": "acme/chat", "inferenceProviderMapping": mapping})
+
+
+def test_the_implicit_token_never_goes_to_a_non_hf_hub_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    with _mapping_server() as hub:
+        HubBackend("acme/chat", provider="together", hub_endpoint=hub.url).check_chat_support(tools=True)
+        assert "authorization" not in hub.requests[-1].headers
+        import huggingface_hub.constants as constants
+
+        monkeypatch.setattr(constants, "ENDPOINT", hub.url)  # HF_ENDPOINT, as huggingface_hub read it
+        HubBackend("acme/chat", provider="together").check_chat_support(tools=True)
+        assert len(hub.requests) == 2 and "authorization" not in hub.requests[-1].headers
+        HubBackend("acme/chat", provider="together", hub_endpoint=hub.url, token=TOKEN).check_chat_support(tools=True)
+        assert hub.requests[-1].headers["authorization"] == f"Bearer {TOKEN}", "an explicit token goes where sent"
+
+
+def test_the_implicit_token_goes_to_the_real_hub(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rule refuses only non-HF hosts: huggingface.co still gets the implicit token (checked on the request the
+    client would send, captured before it leaves)."""
+    import httpx2
+    from huggingface_hub import set_client_factory
+    from huggingface_hub.utils._http import default_client_factory
+
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    sent: list[httpx2.Request] = []
+
+    def capture(request: httpx2.Request) -> httpx2.Response:
+        sent.append(request)
+        return httpx2.Response(200, json={"id": "acme/chat", "inferenceProviderMapping": {}})
+
+    set_client_factory(lambda: httpx2.Client(transport=httpx2.MockTransport(capture)))
+    try:
+        with pytest.raises(UnsupportedTaskError, match="not served"):
+            HubBackend("acme/chat", provider="together").check_chat_support()
+    finally:
+        set_client_factory(default_client_factory)
+    assert sent and sent[0].url.host == "huggingface.co"
+    assert sent[0].headers["authorization"] == f"Bearer {TOKEN}"

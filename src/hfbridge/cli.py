@@ -24,6 +24,7 @@ import click
 
 from .backends import Backend, backend_from_spec
 from .errors import HFBridgeError, InvalidInputError
+from .ingest.cli import QdrantTarget, qdrant_options
 
 EXIT_USAGE = 2
 EXIT_BACKEND = 3
@@ -92,15 +93,29 @@ def chat(prompt: str | None, system: str | None, max_tokens: int, temperature: f
 @main.command()
 @click.argument("input_file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="Where to write: .npy (a float32 matrix) or .jsonl (default: JSONL on stdout).")  # fmt: skip
+              help="Where to write: .npy (a float32 matrix), .jsonl (default: JSONL on stdout), or "
+                   "qdrant://COLLECTION with --qdrant-path or --qdrant-url.")  # fmt: skip
 @click.option("--field", default="text", show_default=True, help="JSONL key or CSV column holding the text.")
 @click.option("--batch-size", type=int, default=None, help="Texts per request.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="A progress bar on stderr.")
+@qdrant_options
 @_backend_options
 def embed(input_file: str, output: str | None, field: str, batch_size: int | None, progress: bool, backend_spec: str,
-          provider: str | None) -> None:  # fmt: skip
-    """Embed every text of INPUT_FILE (.jsonl, .csv, or plain lines; - for stdin), in order."""
+          provider: str | None, qdrant_path: str | None, qdrant_url: str | None) -> None:  # fmt: skip
+    """Embed every text of INPUT_FILE (.jsonl, .csv, or plain lines; - for stdin), in order.
+
+    With -o qdrant://COLLECTION the vectors go straight into a Qdrant collection (embedded on disk with
+    --qdrant-path DIR, or a server with --qdrant-url URL; QDRANT_API_KEY for Qdrant Cloud), a chunk at a time:
+    texts already in the collection are skipped, so an interrupted run resumes.
+    """
+    qdrant = QdrantTarget.from_options(output, qdrant_path, qdrant_url)
     texts = _read_texts(input_file, field)
+    if qdrant is not None:
+        try:
+            click.echo(qdrant.embed(_backend(backend_spec, provider), texts, batch_size, progress), err=True)
+        except HFBridgeError as error:
+            _fail(error)
+        return
     try:
         vectors = _backend(backend_spec, provider).feature_extraction(
             texts, batch_size=batch_size, show_progress=progress

@@ -1,11 +1,12 @@
 """The hfbridge exception hierarchy.
 
-Every error that leaves hfbridge is one of these, whichever backend produced it::
+A call that fails raises one of these, whichever backend produced it::
 
     HFBridgeError
-    ├── ConfigurationError            bad backend settings (unknown provider, malformed URL, ...)
+    ├── ConfigurationError            bad settings (unknown provider, timeout=nan, ...)  (also a ValueError)
     ├── InvalidInputError             rejected locally, before anything was sent  (also a ValueError)
     ├── UnsupportedTaskError          the backend / provider cannot run this task
+    ├── OutputTruncatedError          a tool call or structured output cut by max_tokens  (also a ValueError)
     ├── APIError                      the server answered with an error status
     │   ├── BadRequestError           400, 422          never retried
     │   │   └── PayloadTooLargeError  413               never retried
@@ -20,23 +21,34 @@ Every error that leaves hfbridge is one of these, whichever backend produced it:
     ├── InferenceTimeoutError         no answer within `timeout`         retried (also a TimeoutError)
     └── StreamInterruptedError        a stream broke after its first token; carries what was received
 
-Each `APIError` keeps `status_code`, `request_id` and `server_message`. `attempts` tells how many tries were
+Outside this tree only the host's own conventions: Python's ``TypeError`` for a keyword argument a method does
+not take, pydantic's ``ValidationError`` when an adapter's fields are invalid, and the errors LangChain's and
+LlamaIndex's own parsers raise.
+
+Each `APIError` keeps `status_code`, `request_id`, `server_message` and `url`. `attempts` tells how many tries were
 made before the error was raised. An error raised by a call over many inputs (``feature_extraction``,
 ``text_generation_batch``) carries ``partial``: the results that were completed, one per input in input order,
-``None`` where an input was not done; single calls leave it ``None``. No message, ``str`` or ``repr`` ever
-contains the token: messages are built from the server's answer and passed through
-:func:`hfbridge._secrets.redact`.
+``None`` where an input was not done; single calls leave it ``None``.
+
+No message, field, ``str``, ``repr`` or pickle holds a secret: the message and every field kept from a response
+(``request_id``, ``server_message``, ``url``) pass through :func:`hfbridge._secrets.redact` when they are stored
+(token-like text, credentials in URLs), whoever builds the error; the backend also removes the exact token it
+used. Errors translated from the HTTP client do not chain the client's exception (it holds the request headers).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
+
+from ._secrets import redact
 
 __all__ = [
     "HFBridgeError",
     "ConfigurationError",
     "InvalidInputError",
     "UnsupportedTaskError",
+    "OutputTruncatedError",
     "APIError",
     "BadRequestError",
     "PayloadTooLargeError",
@@ -61,10 +73,19 @@ class HFBridgeError(Exception):
     #: For calls over many inputs: each input's result, in input order, ``None`` where it was not done.
     partial: list[Any] | None = None
 
+    #: Attributes that may hold text from a server or a URL: redacted whenever they are set.
+    _redacted: ClassVar[frozenset[str]] = frozenset({"message"})
+
     def __init__(self, message: str, *, attempts: int = 1) -> None:
+        message = redact(str(message))
         super().__init__(message)
         self.message = message
         self.attempts = attempts
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in self._redacted and isinstance(value, str):
+            value = redact(value)
+        super().__setattr__(name, value)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Keyword-only constructors do not survive the default pickling; rebuild from the public state.
@@ -95,8 +116,24 @@ class UnsupportedTaskError(HFBridgeError, NotImplementedError):
     """This backend, model or provider cannot run the requested task or feature."""
 
 
+class OutputTruncatedError(HFBridgeError, ValueError):
+    """The answer stopped at ``max_tokens`` (``finish_reason == "length"``) inside a tool call or a structured
+    output, so what came back is not the whole object: raise ``max_tokens`` and ask again.
+
+    hfbridge's counterpart of openai's ``LengthFinishReasonError`` (what ``ChatOpenAI`` raises in the same case).
+    ``received_text`` holds the cut output (the arguments of the cut call, or the content); never retried, since the
+    same request would be cut at the same place.
+    """
+
+    def __init__(self, message: str, *, received_text: str = "", attempts: int = 1) -> None:
+        super().__init__(message, attempts=attempts)
+        self.received_text = received_text
+
+
 class APIError(HFBridgeError):
     """The server answered with an error status."""
+
+    _redacted = frozenset({"message", "request_id", "server_message", "url"})
 
     def __init__(
         self,
@@ -152,7 +189,7 @@ class RateLimitedError(APIError):
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
-        self.retry_after = retry_after
+        self.retry_after = _seconds(retry_after)
 
 
 class ModelLoadingError(APIError):
@@ -169,8 +206,8 @@ class ModelLoadingError(APIError):
         **kwargs: Any,
     ) -> None:
         super().__init__(message, **kwargs)
-        self.estimated_time = estimated_time
-        self.retry_after = retry_after
+        self.estimated_time = _seconds(estimated_time)
+        self.retry_after = _seconds(retry_after)
 
 
 class ServerError(APIError):
@@ -180,7 +217,7 @@ class ServerError(APIError):
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
-        self.retry_after = retry_after
+        self.retry_after = _seconds(retry_after)
 
 
 class BackendUnavailableError(HFBridgeError, ConnectionError):
@@ -190,9 +227,18 @@ class BackendUnavailableError(HFBridgeError, ConnectionError):
 
 
 class InferenceTimeoutError(HFBridgeError, TimeoutError):
-    """No complete answer within the configured ``timeout``. Retried while the deadline allows."""
+    """No complete answer within the configured ``timeout``. Retried while the deadline allows, unless the policy
+    says ``retry_on_timeout=False`` and ``request_sent`` is true.
+
+    ``request_sent`` is false only when the time ran out before the request could reach the server (connecting,
+    waiting for a pooled connection); otherwise the server may have run it.
+    """
 
     retryable = True
+
+    def __init__(self, message: str, *, request_sent: bool = True, attempts: int = 1) -> None:
+        super().__init__(message, attempts=attempts)
+        self.request_sent = request_sent
 
 
 class StreamInterruptedError(HFBridgeError):
@@ -206,3 +252,15 @@ class StreamInterruptedError(HFBridgeError):
         super().__init__(message, attempts=attempts)
         self.received_text = received_text
         self.chunks_received = chunks_received
+
+
+def _seconds(value: Any) -> float | None:
+    """A wait a server suggested, as seconds; ``None`` unless it is a finite number of at least 0 (a server's
+    ``"soon"``, ``NaN`` or ``-5`` says nothing usable, and must not read as "retry now")."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from . import _settings as setting
+from .errors import ConfigurationError
 
 __all__ = ["RateLimit"]
 
@@ -22,6 +26,10 @@ class RateLimit:
 
     >>> limit = RateLimit(300, per=3600)          # 300 requests an hour, evenly spaced
     >>> limit = RateLimit(10, per=1, burst=10)    # 10 a second, all ten at once if idle
+
+    ``requests`` and ``per`` must be finite numbers above 0 and ``burst`` an int of at least 1; anything else
+    raises :class:`~hfbridge.errors.ConfigurationError` here (``RateLimit(nan)`` would never hand out a token,
+    ``RateLimit(inf)`` would not limit anything).
     """
 
     requests: float
@@ -30,10 +38,13 @@ class RateLimit:
     clock: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.requests <= 0 or self.per <= 0:
-            raise ValueError("RateLimit needs requests > 0 and per > 0")
-        if self.burst < 1:
-            raise ValueError("RateLimit burst must be at least 1")
+        setting.positive(self.requests, "RateLimit requests")
+        setting.positive(self.per, "RateLimit per")
+        setting.count(self.burst, "RateLimit burst")
+        if not 0 < self.per / self.requests < math.inf:
+            raise ConfigurationError(f"RateLimit({self.requests!r}, per={self.per!r}) has no usable interval")
+        if not callable(self.clock):
+            raise ConfigurationError(f"RateLimit clock must be callable, got {type(self.clock).__name__}")
         self._lock = threading.Lock()
         self._tokens = float(self.burst)
         self._updated = self.clock()

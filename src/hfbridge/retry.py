@@ -10,7 +10,11 @@ HTTP: the backend translates whatever it caught into a typed error first. How lo
 3. exponential backoff with full jitter: ``uniform(0, min(max_delay, base_delay * 2 ** (attempt - 1)))``.
 
 A wait the server asks for that is longer than ``max_retry_after``, or that would end past ``deadline``, is not
-waited: the error is raised at once, so no call overruns its deadline by more than the wait in progress.
+waited: the error is raised at once, so no call overruns its deadline by more than the wait in progress. A
+suggested wait that is not a finite number of seconds (a 503 whose ``estimated_time`` is NaN or negative) is
+ignored, never taken as "retry now": the backoff applies.
+A timeout is retried unless ``retry_on_timeout=False``; then only a timeout that happened before the request could
+reach the server (connecting, waiting for a pooled connection) is retried.
 A stream is retried only until its first chunk has been yielded; after that a failure raises
 :class:`~hfbridge.errors.StreamInterruptedError` carrying the text received so far.
 """
@@ -19,13 +23,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from .errors import HFBridgeError, ModelLoadingError, RateLimitedError, StreamInterruptedError
+from . import _settings as setting
+from .errors import (
+    HFBridgeError,
+    InferenceTimeoutError,
+    ModelLoadingError,
+    RateLimitedError,
+    StreamInterruptedError,
+)
 from .ratelimit import RateLimit
 
 __all__ = ["RetryPolicy", "Retrier", "NO_RETRY"]
@@ -54,6 +66,13 @@ class RetryPolicy:
             n-th refusal of the same call the spread is ``jitter_fraction / n``, which gives the calls that have
             waited longest the first place when several are told the same Retry-After.
         seed: makes the jitter reproducible (tests, benchmarks).
+        retry_on_timeout: retry a request that timed out after it may have reached the server. A read timeout
+            does not mean the server did nothing: a chat request re-sent after one may be generated, and billed,
+            twice. Set it to False for requests that must not run twice; timeouts while connecting are retried
+            either way (nothing was sent).
+
+    Every field is checked when the policy is built: a value that cannot work (a negative delay, ``nan``, a
+    ``max_attempts`` of 0 or of the wrong type) raises :class:`~hfbridge.errors.ConfigurationError`.
     """
 
     max_attempts: int = 5
@@ -64,22 +83,32 @@ class RetryPolicy:
     jitter: bool = True
     jitter_fraction: float = 0.25
     seed: int | None = None
+    retry_on_timeout: bool = True
     _random: random.Random = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        if self.deadline is not None and self.deadline <= 0:
-            raise ValueError("deadline must be positive or None")
+        setting.count(self.max_attempts, "max_attempts")
+        if self.deadline is not None:
+            setting.seconds(self.deadline, "deadline (None for no deadline)")
+        setting.seconds(self.base_delay, "base_delay", zero_ok=True)
+        setting.seconds(self.max_delay, "max_delay", zero_ok=True)
+        setting.seconds(self.max_retry_after, "max_retry_after", zero_ok=True)
+        setting.flag(self.jitter, "jitter")
+        setting.fraction(self.jitter_fraction, "jitter_fraction")
+        if self.seed is not None:
+            setting.count(self.seed, "seed", minimum=None)
+        setting.flag(self.retry_on_timeout, "retry_on_timeout")
         object.__setattr__(self, "_random", random.Random(self.seed))
 
     def wait_for(self, error: HFBridgeError, attempt: int) -> float | None:
         """Seconds to wait before try ``attempt + 1`` after ``error``; ``None`` if it must not be retried."""
         if not error.retryable or attempt >= self.max_attempts:
             return None
-        suggested = getattr(error, "retry_after", None)
+        if isinstance(error, InferenceTimeoutError) and error.request_sent and not self.retry_on_timeout:
+            return None
+        suggested = _server_wait(getattr(error, "retry_after", None))
         if suggested is None and isinstance(error, ModelLoadingError):
-            suggested = error.estimated_time
+            suggested = _server_wait(error.estimated_time)
         if suggested is not None:
             if suggested > self.max_retry_after:
                 return None
@@ -92,6 +121,13 @@ class RetryPolicy:
 
 
 NO_RETRY = RetryPolicy(max_attempts=1, deadline=None)
+
+
+def _server_wait(value: object) -> float | None:
+    """A wait the server suggested, if it is a usable number of seconds (NaN, negative or text are not)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) and value >= 0 else None
 
 
 class Retrier:

@@ -1,4 +1,4 @@
-"""LangChain adapters end to end on real objects: a create_agent agent, a retrieval chain over InMemoryVectorStore,
+"""LangChain adapters end to end on real objects: a create_agent agent, a retrieval chain over embedded Qdrant,
 tool errors an agent can read, and the anchor failures we must not repeat."""
 
 from __future__ import annotations
@@ -46,10 +46,13 @@ def test_agent_calls_ner_and_zero_shot_through_chat_tool_calling(local_backend: 
         ("What happens when I exceed the API rate limit?", "api.md"),
     ],
 )
-def test_retrieval_chain_over_in_memory_vector_store(local_backend: LocalBackend, question: str, source: str) -> None:
-    chain, store = langchain_rag.build_chain(local_backend)
+def test_retrieval_chain_over_embedded_qdrant(
+    local_backend: LocalBackend, tmp_path: Path, question: str, source: str
+) -> None:
+    store = langchain_rag.open_qdrant(HFEmbeddings(backend=local_backend), path=tmp_path / "qdrant")
+    langchain_rag.ingest(store, langchain_rag.load_documents(), log=lambda _: None)
     assert store.similarity_search(question, k=1)[0].metadata["source"] == source
-    answer = chain.invoke(question)
+    answer = langchain_rag.build_chain(local_backend, store).invoke(question)
     assert isinstance(answer, str) and answer.strip()
 
 

@@ -44,16 +44,21 @@ def server(local_backend: LocalBackend) -> Any:
     [("How do I reset my password?", "passwords.md"), ("When is support open on Saturday?", "hours.md"),
      ("How long do refunds take to reach my card?", "refunds.md")],
 )  # fmt: skip
-def test_rag_with_vector_store_index_and_query_engine(local_backend: LocalBackend, question: str, source: str) -> None:
-    index = llamaindex_rag.build_index(local_backend)
+def test_rag_with_vector_store_index_and_query_engine(
+    local_backend: LocalBackend, tmp_path: Path, question: str, source: str
+) -> None:
+    index = llamaindex_rag.build_index(local_backend, llamaindex_rag.open_store(path=tmp_path), log=lambda _: None)
     assert isinstance(Settings.llm, HFLLM) and isinstance(Settings.embed_model, HFEmbedding)
     response = llamaindex_rag.ask(index, question)
     assert response.source_nodes[0].metadata["file_name"] == source
     assert str(response).strip()
 
 
-async def test_async_query_engine(local_backend: LocalBackend) -> None:
-    index = llamaindex_rag.build_index(local_backend)
+async def test_async_query_engine(local_backend: LocalBackend, tmp_path: Path) -> None:
+    store = llamaindex_rag.open_store(path=tmp_path)
+    llamaindex_rag.build_index(local_backend, store, log=lambda _: None)
+    store.client.close()  # an embedded folder takes one client: reopen it with the async one LlamaIndex needs
+    index = VectorStoreIndex.from_vector_store(llamaindex_rag.open_store(path=tmp_path, asynchronous=True))
     response = await index.as_query_engine(similarity_top_k=1).aquery("How do I change my payment method?")
     assert response.source_nodes[0].metadata["file_name"] == "billing.md" and str(response).strip()
 

@@ -51,11 +51,15 @@ def resolve_backend(
 
 
 def backend_from_spec(spec: str, **kwargs: Any) -> Backend:
-    """``"local"``, a URL, or a Hub model id (``HFBRIDGE_BACKEND`` and the CLI's ``--backend`` use this)."""
+    """``"local"``, a URL, or a Hub model id (``HFBRIDGE_BACKEND`` and the CLI's ``--backend`` use this).
+
+    ``kwargs`` are the backend's settings; for ``"local"`` the Hub-only ones (``provider``, ``token``, ...) are
+    dropped and the rest (``cache``, ``rate_limit``, ``batch_size``, ...) kept."""
     if spec == "local":
         from .local import LocalBackend
 
-        return LocalBackend()
+        hub_only = ("provider", "token", "timeout", "headers", "bill_to", "retry")
+        return LocalBackend(**{key: value for key, value in kwargs.items() if key not in hub_only})
     if spec.startswith(("http://", "https://")):
         return HubBackend(base_url=spec, **kwargs)
     return HubBackend(spec, **kwargs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import math
 import time
 from typing import Any
 
@@ -36,9 +37,11 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:  # "nan" and "inf" parse as floats but are no wait
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -61,6 +64,7 @@ def from_response(
     body = _body(response)
     server_message = body.get("error") if isinstance(body.get("error"), str) else message
     request_id = response.headers.get("x-request-id") or response.headers.get("x-amzn-trace-id")
+    request_id = redact(request_id, token) if request_id else None  # a server may echo the Authorization header
     url = redact(str(response.request.url), token) if response.request is not None else None
     detail = redact(server_message or response.reason_phrase or "", token)
     hint = _HINTS.get(status)
@@ -82,9 +86,9 @@ def from_response(
         return errors.RateLimitedError(text, retry_after=retry_after, **common)
     # A scaled-to-zero Inference Endpoint answers a bare 503 while it starts: that is loading, not an outage.
     if status == 503 and (wakes_on_503 or "estimated_time" in body or "loading" in (server_message or "").lower()):
-        estimated = body.get("estimated_time")
+        # The error keeps estimated_time only if it is a usable number of seconds (not "soon", NaN or negative).
         return errors.ModelLoadingError(
-            text, estimated_time=float(estimated) if estimated is not None else None, retry_after=retry_after, **common
+            text, estimated_time=body.get("estimated_time"), retry_after=retry_after, **common
         )
     if status in (408, 425) or status >= 500:
         return errors.ServerError(text, retry_after=retry_after, **common)
@@ -106,7 +110,11 @@ def translate(exc: BaseException, token: SecretStr | None, wakes_on_503: bool = 
     if isinstance(exc, errors.HFBridgeError):
         return exc
     if isinstance(exc, (HubTimeoutError, httpx2.TimeoutException)):
-        return errors.InferenceTimeoutError(f"no answer within the timeout: {redact(str(exc), token)}")
+        # Timing out while connecting (or waiting for a pooled connection) means nothing was sent.
+        unsent = isinstance(exc.__cause__ or exc, (httpx2.ConnectTimeout, httpx2.PoolTimeout))
+        return errors.InferenceTimeoutError(
+            f"no answer within the timeout: {redact(str(exc), token)}", request_sent=not unsent
+        )
     if isinstance(exc, HfHubHTTPError) and exc.response is not None:
         return from_response(exc.response, getattr(exc, "server_message", None), token, wakes_on_503)
     if isinstance(exc, TextGenerationError):

@@ -9,6 +9,7 @@ start an event loop, so they are safe inside a running one (Jupyter, FastAPI); a
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
@@ -17,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack
 
+from .. import _settings as setting
 from .. import _validation as check
 from ..cache import ResultCache, cache_key
 from ..errors import HFBridgeError, UnsupportedTaskError
@@ -174,24 +176,22 @@ class Backend(ABC):
         max_labels: int = check.DEFAULT_MAX_LABELS,
         cache: ResultCache | None = None,
     ) -> None:
-        if batch_size < 1 or max_concurrency < 1:
-            raise ValueError("batch_size and max_concurrency must be at least 1")
-        self.retry_policy = retry if retry is not None else RetryPolicy()
-        self.rate_limit = rate_limit
-        self.batch_size = batch_size
-        self.max_concurrency = max_concurrency
-        self.max_input_chars = max_input_chars
-        self.max_labels = max_labels
+        self.retry_policy = setting.instance(retry, RetryPolicy, "retry") or RetryPolicy()
+        self.rate_limit = setting.instance(rate_limit, RateLimit, "rate_limit")
+        self.batch_size = setting.count(batch_size, "batch_size")
+        self.max_concurrency = setting.count(max_concurrency, "max_concurrency")
+        self.max_input_chars = setting.count(max_input_chars, "max_input_chars")
+        self.max_labels = setting.count(max_labels, "max_labels")
         self._retrier = Retrier(self.retry_policy, rate_limit)
-        self.cache = cache
+        self.cache = setting.instance(cache, ResultCache, "cache")
 
     # =================================================================================================== cache
     def _cached(self, task: str, params: dict[str, Any], value: Any, compute: Callable[[], Any],
                 load: Callable[[Any], Any], dump: Callable[[Any], Any]) -> Any:  # fmt: skip
         if self.cache is None:
             return compute()
-        key = cache_key(self.name, self.model_id, task, params, value)
-        found = self.cache.get_many([key], task)
+        key = cache_key(task, value, target=self._cache_target(task), params=params)
+        found = self.cache.get_many([key], task, accept=lambda raw: load(raw) is not None)
         if key in found:
             return load(found[key])
         result = compute()
@@ -202,8 +202,8 @@ class Backend(ABC):
                        load: Callable[[Any], Any], dump: Callable[[Any], Any]) -> Any:  # fmt: skip
         if self.cache is None:
             return await compute()
-        key = cache_key(self.name, self.model_id, task, params, value)
-        found = self.cache.get_many([key], task)
+        key = cache_key(task, value, target=self._cache_target(task), params=params)
+        found = self.cache.get_many([key], task, accept=lambda raw: load(raw) is not None)
         if key in found:
             return load(found[key])
         result = await compute()
@@ -213,7 +213,12 @@ class Backend(ABC):
     def _embedding_keys(self, texts: list[str], options: EmbeddingOptions) -> list[str]:
         params = {"model": options.model, "normalize": options.normalize, "truncate": options.truncate,
                   "prompt_name": options.prompt_name}  # fmt: skip
-        return [cache_key(self.name, self.model_id, "feature-extraction", params, text) for text in texts]
+        target = self._cache_target("feature-extraction")
+        return [cache_key("feature-extraction", text, target=target, params=params) for text in texts]
+
+    def _cache_target(self, task: str) -> dict[str, Any]:
+        """Where a request for ``task`` goes, as far as it decides the answer (part of every cache key)."""
+        return {"backend": self.name, "model": self.model_id}
 
     # ================================================================================================ primitives
     # One request each. Sync ones are required; async defaults run the sync one in a worker thread, which is
@@ -460,7 +465,7 @@ class Backend(ABC):
         if self.cache is None:
             return self._embed_checked(checked, resolved, options)
         keys = self._embedding_keys(checked, resolved)
-        found = self.cache.get_many(keys, "feature_extraction")
+        found = self.cache.get_many(keys, "feature_extraction", accept=_is_vector)
         missing = [i for i, key in enumerate(keys) if key not in found]
         if missing:
             try:
@@ -476,7 +481,7 @@ class Backend(ABC):
         if self.cache is None:
             return await self._aembed_checked(checked, resolved, options)
         keys = self._embedding_keys(checked, resolved)
-        found = self.cache.get_many(keys, "feature_extraction")
+        found = self.cache.get_many(keys, "feature_extraction", accept=_is_vector)
         missing = [i for i, key in enumerate(keys) if key not in found]
         if missing:
             try:
@@ -678,16 +683,31 @@ def _embedding_options(options: EmbeddingKwargs) -> EmbeddingOptions:
     )
 
 
+def _is_vector(value: Any) -> bool:
+    """A cached embedding: a non-empty list of finite numbers."""
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in value)
+    )
+
+
 def _dump_models(items: list[Any]) -> list[dict[str, Any]]:
     return [item.model_dump() for item in items]
 
 
 def _load_labels(raw: list[dict[str, Any]]) -> list[ClassificationLabel]:
-    return [ClassificationLabel(**item) for item in raw]
+    return [ClassificationLabel.model_validate(item, strict=True) for item in _as_row_list(raw)]
 
 
 def _load_entities(raw: list[dict[str, Any]]) -> list[EntityGroup]:
-    return [EntityGroup(**item) for item in raw]
+    return [EntityGroup.model_validate(item, strict=True) for item in _as_row_list(raw)]
+
+
+def _as_row_list(raw: Any) -> list[Any]:
+    if not isinstance(raw, list):
+        raise TypeError(f"a cached result must be a list, got {type(raw).__name__}")
+    return raw
 
 
 @contextmanager

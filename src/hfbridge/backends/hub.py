@@ -16,7 +16,8 @@ from urllib.parse import urlparse
 from huggingface_hub import AsyncInferenceClient, InferenceClient, InferenceEndpoint
 from pydantic import SecretStr
 
-from .._secrets import is_hf_host, resolve_token
+from .. import _settings as setting
+from .._secrets import is_hf_host, protect_logs, redact, resolve_token, without_credential_headers, without_credentials
 from ..errors import (
     BackendUnavailableError,
     ConfigurationError,
@@ -124,24 +125,24 @@ class HubBackend(Backend):
         if provider is not None and provider not in _known_providers():
             known = ", ".join(sorted(_known_providers()))
             raise ConfigurationError(f"unknown provider {provider!r}; known providers: {known}")
-        if timeout is None or timeout <= 0:
-            raise ConfigurationError("timeout must be a positive number of seconds (a request never waits forever)")
         self.model = model
         self.base_url = base_url
         self.provider = provider
-        self.timeout = float(timeout)
+        self.timeout = setting.seconds(timeout, "timeout (finite: a request never waits forever)")
         self.bill_to = bill_to
         self.task_models = dict(task_models or {})
         self.wakes_on_503 = wakes_on_503
         self.hub_endpoint = hub_endpoint
         self._mappings: dict[str, list[Any] | None] = {}
         self._token, explicit = resolve_token(token)
+        self._explicit_token = explicit
         self._headers = dict(headers or {})
         if self._token is not None and base_url is not None and not explicit and not is_hf_host(base_url):
             # Never hand an implicitly found Hugging Face token to a third-party host.
             self._send_token = False
         else:
             self._send_token = self._token is not None
+        protect_logs()  # the HTTP client's loggers print request URLs, which may carry credentials
         self._client: InferenceClient | None = None
         self._client_lock = threading.Lock()
         self._async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncInferenceClient] = (
@@ -171,14 +172,9 @@ class HubBackend(Backend):
         endpoint is used as it is: its 503 while it wakes up is treated as loading and retried until the endpoint
         answers (the default retry policy allows ``timeout`` seconds for it).
         """
-        from huggingface_hub import get_inference_endpoint
-
         secret = token.get_secret_value() if isinstance(token, SecretStr) else token
         if isinstance(endpoint, str):
-            try:
-                endpoint = get_inference_endpoint(endpoint, namespace=namespace, token=secret)
-            except Exception as exc:
-                raise translate(exc, SecretStr(secret) if secret else None) from None
+            endpoint = _get_endpoint(endpoint, namespace, secret)
         if endpoint.status in ("failed", "updateFailed"):
             raise BackendUnavailableError(f"Inference Endpoint {endpoint.name} is {endpoint.status}")
         if endpoint.status == "paused":
@@ -231,9 +227,14 @@ class HubBackend(Backend):
 
     def _provider_mappings(self, model_id: str) -> list[Any] | None:
         if model_id not in self._mappings:
-            from huggingface_hub import HfApi
+            from huggingface_hub import HfApi, constants
 
-            token = self._token.get_secret_value() if self._token is not None and self._send_token else None
+            # An implicitly found token goes to Hugging Face hosts only, the Hub API included (HF_ENDPOINT may point
+            # anywhere); an explicit one wherever the caller sends it.
+            hub = self.hub_endpoint or constants.ENDPOINT
+            send = self._token is not None and (self._explicit_token or is_hf_host(hub))
+            token = self._token.get_secret_value() if send and self._token is not None else None
+            error: HFBridgeError | None = None
             try:
                 info = HfApi(endpoint=self.hub_endpoint, token=token or False).model_info(
                     model_id, expand=["inferenceProviderMapping"]
@@ -241,8 +242,9 @@ class HubBackend(Backend):
                 self._mappings[model_id] = list(info.inference_provider_mapping or [])
             except Exception as exc:
                 error = translate(exc, self._token)
+            if error is not None:
                 if isinstance(error, NotFoundError):
-                    raise UnsupportedTaskError(f"model {model_id} not found on the Hub") from None
+                    raise UnsupportedTaskError(f"model {model_id} not found on the Hub")
                 logger.debug("hfbridge: provider mapping of %s unavailable (%s); not checked", model_id, error)
                 self._mappings[model_id] = None
         return self._mappings[model_id]
@@ -258,21 +260,22 @@ class HubBackend(Backend):
         return self._token
 
     def __repr__(self) -> str:
-        target = f"base_url={self.base_url!r}" if self.base_url else f"model={self.model!r}"
+        target = f"base_url={redact(self.base_url)!r}" if self.base_url else f"model={self.model!r}"
         token = "'**********'" if self._token is not None else "None"
         return f"HubBackend({target}, provider={self.provider!r}, timeout={self.timeout}, token={token})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Pickles carry the configuration, never the token: the copy resolves its own from the environment.
+        # Pickles carry the configuration, never a secret: the copy resolves its token from the environment, and
+        # credentials in the URL or the headers are left out.
         return (
             _rebuild_hub,
             (
                 {
                     "model": self.model,
-                    "base_url": self.base_url,
+                    "base_url": without_credentials(self.base_url) if self.base_url else None,
                     "provider": self.provider,
                     "timeout": self.timeout,
-                    "headers": self._headers,
+                    "headers": without_credential_headers(self._headers),
                     "bill_to": self.bill_to,
                     "task_models": self.task_models,
                     "wakes_on_503": self.wakes_on_503,
@@ -340,11 +343,15 @@ class HubBackend(Backend):
         client = InferenceClient(**self._client_kwargs())
 
         def generate() -> Iterator[C]:
+            error: HFBridgeError | None = None
             try:
-                for raw in start(client):
-                    yield parse(raw)
-            except Exception as exc:
-                raise self._translate(exc) from None
+                try:
+                    for raw in start(client):
+                        yield parse(raw)
+                except Exception as exc:
+                    error = self._translate(exc)
+                if error is not None:
+                    raise error  # outside the handler: the client's exception (request headers) is not chained
             finally:
                 client.close()
 
@@ -361,11 +368,15 @@ class HubBackend(Backend):
             raise
 
         async def generate() -> AsyncIterator[C]:
+            error: HFBridgeError | None = None
             try:
-                async for raw in stream:
-                    yield parse(raw)
-            except Exception as exc:
-                raise self._translate(exc) from None
+                try:
+                    async for raw in stream:
+                        yield parse(raw)
+                except Exception as exc:
+                    error = self._translate(exc)
+                if error is not None:
+                    raise error
             finally:
                 await client.close()
 
@@ -375,13 +386,15 @@ class HubBackend(Backend):
         try:
             return fn()
         except Exception as exc:
-            raise self._translate(exc) from None
+            error = self._translate(exc)
+        raise error  # outside the handler: the client's exception (request headers) is not chained
 
     async def _acall(self, fn: Callable[[], Any]) -> Any:
         try:
             return await fn()
         except Exception as exc:
-            raise self._translate(exc) from None
+            error = self._translate(exc)
+        raise error
 
     def _chat_model(self, request_model: str | None) -> str | None:
         # Chat always names a model: the per-call one, the configured one, or none (the client sends its default).
@@ -577,6 +590,16 @@ class HubBackend(Backend):
     async def _atext_to_image(self, request: ImageRequest) -> Image:
         client = self._async_client()
         return await self._acall(lambda: client.text_to_image(request.prompt, **self._image_kwargs(request)))
+
+
+def _get_endpoint(name: str, namespace: str | None, secret: str | None) -> InferenceEndpoint:
+    from huggingface_hub import get_inference_endpoint
+
+    try:
+        return get_inference_endpoint(name, namespace=namespace, token=secret)
+    except Exception as exc:
+        error = translate(exc, SecretStr(secret) if secret else None)
+    raise error  # outside the handler: the client's exception (request headers) is not chained
 
 
 def _wait_until_running(endpoint: InferenceEndpoint, timeout: float, refresh_every: float, show_progress: bool) -> None:

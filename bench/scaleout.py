@@ -1,0 +1,74 @@
+"""Ingestion past one process: 1 and 2 Ray Data workers against one server, beside a single process.
+
+The server is the benchmark double behind the real protocol server (its own process): ``latency`` seconds per
+request, ``server_concurrency`` requests at once, ``batch`` texts a request at most, so the ceiling is
+``server_concurrency * batch / latency`` texts/s. Rows:
+
+- single process: ``HubBackend.feature_extraction`` with the defaults a user keeps (32 texts a request, 4 in flight);
+- Ray Data, 1 and 2 workers: ``hfbridge.ingest.ray.embed_to_qdrant`` into an embedded Qdrant folder, each worker
+  with one such backend; the timing covers the job (actor start, embedding, the driver's writes), not ``ray.init``.
+
+On one 2-core machine the workers, the driver, Ray's own processes and the server share the cores: the numbers show
+what a second worker adds against a server with room to spare, not what a cluster does.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from hfbridge import HubBackend
+
+from ._serve import served
+from ._table import report
+
+
+def _single_process(url: str, texts: list[str]) -> dict[str, Any]:
+    backend = HubBackend(base_url=url)
+    started = time.perf_counter()
+    vectors = backend.feature_extraction(texts)
+    seconds = time.perf_counter() - started
+    return {"texts_per_s": len(texts) / seconds, "seconds": seconds, "stored": len(vectors)}
+
+
+def _ray(url: str, texts: list[str], workers: int, batch_rows: int) -> dict[str, Any]:
+    import ray.data
+
+    from hfbridge.ingest import QdrantWriter
+    from hfbridge.ingest.ray import embed_to_qdrant
+
+    dataset = ray.data.from_items([{"text": text} for text in texts])
+    with tempfile.TemporaryDirectory() as folder, QdrantWriter("bench", path=Path(folder) / "q") as writer:
+        started = time.perf_counter()
+        result = embed_to_qdrant(dataset, writer, backend=url, workers=workers, batch_size=batch_rows)
+        seconds = time.perf_counter() - started
+    return {"texts_per_s": len(texts) / seconds, "seconds": seconds, "stored": result.collection_size}
+
+
+def run(texts: int = 20_000, latency: float = 0.05, server_concurrency: int = 8, batch: int = 32,
+        batch_rows: int = 256) -> dict[str, Any]:  # fmt: skip
+    import ray
+
+    corpus = [f"scale-out benchmark text number {i}" for i in range(texts)]
+    ceiling = server_concurrency * batch / latency
+    rows: list[dict[str, Any]] = []
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        with served(latency=latency, max_concurrency=server_concurrency, max_batch_size=batch) as url:
+            rows.append({"client": "single process: HubBackend.feature_extraction (defaults)",
+                         **_single_process(url, corpus)})  # fmt: skip
+            for workers in (1, 2):
+                rows.append({"client": f"Ray Data, {workers} worker{'s' if workers > 1 else ''} -> embedded Qdrant",
+                             **_ray(url, corpus, workers, batch_rows)})  # fmt: skip
+    finally:
+        ray.shutdown()
+    single = rows[0]["texts_per_s"]
+    for row in rows:
+        row["x_single_process"] = row["texts_per_s"] / single
+        row["of_ceiling"] = row["texts_per_s"] / ceiling
+        row["status"] = "ok" if row["stored"] == texts else f"STORED {row['stored']} of {texts}"
+    return report("scaleout", rows, {"texts": texts, "latency_s": latency, "server_concurrency": server_concurrency,
+                                     "max_batch": batch, "ray_batch_rows": batch_rows,
+                                     "ceiling_texts_per_s": ceiling})  # fmt: skip

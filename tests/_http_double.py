@@ -1,0 +1,89 @@
+"""A loopback HTTP server that records every request (headers included) and gives one scripted answer.
+
+For what the protocol server cannot show: which headers the real client sent (was a token sent to this host?),
+and answers no real server should give (an Authorization header echoed into ``x-request-id``, a reply slower than
+the client's timeout).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class RecordingServer:
+    """``with RecordingServer(status=..., body=..., headers=..., delay=...) as server: server.url, server.requests``.
+
+    ``headers`` values may contain ``{authorization}``, replaced by the request's Authorization header (an echo).
+    """
+
+    def __init__(
+        self,
+        *,
+        status: int = 200,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        delay: float = 0.0,
+    ) -> None:
+        self.requests: list[Recorded] = []
+        self.status = status
+        self.body = [[{"label": "POSITIVE", "score": 0.9}]] if body is None else body
+        self.headers = headers or {}
+        self.delay = delay
+        double = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                double.requests.append(
+                    Recorded(self.command, self.path, {k.lower(): v for k, v in self.headers.items()},
+                             self.rfile.read(length))
+                )  # fmt: skip
+                if double.delay:
+                    time.sleep(double.delay)
+                payload = json.dumps(double.body).encode()
+                try:
+                    self.send_response(double.status)
+                    self.send_header("content-type", "application/json")
+                    self.send_header("content-length", str(len(payload)))
+                    echo = self.headers.get("authorization") or ""
+                    for name, value in double.headers.items():
+                        self.send_header(name, value.replace("{authorization}", echo))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout): nothing to answer
+                    pass
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> RecordingServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
