@@ -31,6 +31,7 @@ EXPECTED: dict[str, list[str]] = {
         r"^<- zero_shot_classification: \[\{\"label\": \"(billing|account|technical support|general)\"",
         r"^answer: ",
     ],
+    "ray_ingest.py": [r"^written \d+, already stored \d+, collection 'corpus' holds 6$"],
     "llamaindex_agent.py": [
         r"^-> named_entity_recognition\(\{",
         r"^<- named_entity_recognition: ",
