@@ -64,8 +64,8 @@ from .hub_loopback import hub_on_loopback
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-#: Languages whose blocks are data or output, shown but not run.
-NOT_RUN = {"text", "json", "yaml", "toml", "output"}
+#: Languages whose blocks are data or output, shown but not run ("": a fence with no language, e.g. a diagram).
+NOT_RUN = {"", "text", "json", "yaml", "toml", "output"}
 DUMMY_TOKEN = "hf_" + "readme" * 6  # token-shaped, so the router accepts it; it reaches only loopback
 TEXTS = ["How do I reset my password?", "Where is my parcel?", "My invoice is wrong."]
 
@@ -365,7 +365,7 @@ def test_block(block: Block, request: pytest.FixtureRequest) -> None:
 
 
 def test_every_block_is_run_or_says_why_not() -> None:
-    """A block in another language (or none) would be skipped silently: each is python, bash or plain data."""
+    """A block in another language would be skipped silently: each is python, bash, or data (text, none, ...)."""
     run_or_data = {"python", "bash", *NOT_RUN}
     unknown = [f"{path.name}:{line} ({language or 'no language'})" for path in DOCUMENTS
                for line, language in fenced_languages(path) if language not in run_or_data]  # fmt: skip
