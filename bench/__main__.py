@@ -1,6 +1,6 @@
 """``python -m bench [--quick] [--results DIR] [NAME ...]`` (``bash scripts/bench.sh`` installs the anchors first).
 
-NAME is one of embeddings, overhead, ratelimit, local, quality, soak, scaleout, or all (the default: embeddings,
+NAME is one of embeddings, overhead, ratelimit, local, quality, soak, scaleout, flow, or all (the default: embeddings,
 overhead, ratelimit, local). ``--quick`` runs each at a small size: a smoke run that checks the benchmark works end
 to end (the test suite runs every name this way); its numbers mean nothing and go to ``bench/results/quick/``
 unless ``--results`` says otherwise, so they never replace a real run's. See bench/RESULTS.md.
@@ -19,12 +19,12 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 #: The names ``all`` stands for; quality and soak are run by name.
 DEFAULT = ["embeddings", "overhead", "ratelimit", "local"]
-NAMES = [*DEFAULT, "quality", "soak", "scaleout"]
+NAMES = [*DEFAULT, "quality", "soak", "scaleout", "flow"]
 
 
 def benchmarks() -> dict[str, tuple[Callable[..., Any], dict[str, Any]]]:
     """Each name's run function and the sizes ``--quick`` passes to it."""
-    from . import embeddings, local, local_quality, overhead, ratelimit, scaleout, soak
+    from . import embeddings, flow, local, local_quality, overhead, ratelimit, scaleout, soak
 
     return {
         "embeddings": (embeddings.run, {"texts": 320}),
@@ -34,6 +34,7 @@ def benchmarks() -> dict[str, tuple[Callable[..., Any], dict[str, Any]]]:
         "quality": (local_quality.run, local_quality.QUICK),
         "soak": (soak.run, soak.QUICK),
         "scaleout": (scaleout.run, {"texts": 512}),
+        "flow": (flow.run, {"seconds": 0.5, "slots": (2,), "modes": ("none",)}),
     }
 
 

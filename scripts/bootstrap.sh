@@ -16,5 +16,6 @@ fi
 echo "bootstrap: installing hfbridge and its extras into $VENV (about a minute the first time)" >&2
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[all,dev]" >&2
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -r requirements/no-deps.txt >&2
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --ignore-requires-python \
+  -r requirements/no-deps.txt >&2
 echo "$stamp_source" > "$VENV/.hfbridge-stamp"

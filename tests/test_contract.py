@@ -180,6 +180,7 @@ def test_token_classification(backend: Backend) -> None:
     assert all(isinstance(entity, EntityGroup) for entity in entities)
     by_word = {entity.word: entity for entity in entities}
     assert by_word["Elon Musk"].entity_group == "PER"
+    assert by_word["SpaceX"].entity_group == "ORG"
     assert by_word["California"].entity_group == "LOC"
     for entity in entities:
         assert text[entity.start : entity.end] == entity.word

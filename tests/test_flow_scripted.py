@@ -298,6 +298,19 @@ def test_a_cap_is_never_exceeded_and_kept_when_the_server_allows_more() -> None:
     assert clock.now == pytest.approx(49 / 5.0, abs=0.002)  # lateness of each turn does not add up
 
 
+def test_one_refusal_at_the_cap_steps_aside_and_comes_back_to_the_cap() -> None:
+    """A request that arrived late (a cold connection) is refused although the user's cap is right."""
+    clock = Clock()
+    limiter = AdaptiveRate(requests_per_second=9.5, clock=clock)
+    grant = limiter.try_acquire()
+    assert grant is not None
+    grant.refused()
+    assert limiter.rate == pytest.approx(0.95 * 9.5)  # a step aside, not the 0.85 cut of a limit found
+    outcomes = send_paced(limiter, BucketServer(clock, rate=10.0), 40)
+    assert outcomes.count(False) == 0
+    assert limiter.rate == 9.5
+
+
 def test_a_cap_above_the_server_s_limit_is_lowered_by_refusals() -> None:
     clock = Clock()
     limiter = AdaptiveRate(requests_per_second=20.0, clock=clock)

@@ -20,8 +20,10 @@ from .errors import (
     HFBridgeError,
     InferenceTimeoutError,
     InvalidInputError,
+    ModelInstallError,
     ModelLoadingError,
     NotFoundError,
+    OutputTruncatedError,
     PayloadTooLargeError,
     QuotaExceededError,
     RateLimitedError,
@@ -53,7 +55,7 @@ __all__ = [
     "HFBridgeError", "ConfigurationError", "InvalidInputError", "UnsupportedTaskError", "APIError",
     "BadRequestError", "PayloadTooLargeError", "AuthenticationError", "QuotaExceededError", "NotFoundError",
     "GenerationError", "RateLimitedError", "ModelLoadingError", "ServerError", "BackendUnavailableError",
-    "InferenceTimeoutError", "StreamInterruptedError", "__version__",
+    "InferenceTimeoutError", "StreamInterruptedError", "OutputTruncatedError", "ModelInstallError", "__version__",
 ]  # fmt: skip
 
 

@@ -73,7 +73,7 @@ class BackendTarget(BaseModel):
             self._backend = self.backend
             return self
         hub_kwargs: dict[str, Any] = {"retry": RetryPolicy(max_attempts=self.max_retries + 1)}
-        if self.timeout:
+        if self.timeout is not None:  # 0, nan, inf are refused by the backend, not replaced by the default
             hub_kwargs["timeout"] = self.timeout
         if self.requests_per_second is not None:
             hub_kwargs["rate_limit"] = RateLimit(self.requests_per_second, per=1.0)

@@ -12,13 +12,19 @@ DEFAULT_MAX_INPUT_CHARS = 50_000
 DEFAULT_MAX_LABELS = 100
 
 
-def check_text(text: Any, what: str = "text", *, max_chars: int = DEFAULT_MAX_INPUT_CHARS) -> str:
+def check_string(text: Any, what: str = "text") -> str:
+    """A ``str`` that is not blank (no length limit: that is the backend's)."""
     if text is None:
         raise InvalidInputError(f"{what} is None; pass a non-empty string")
     if not isinstance(text, str):
         raise InvalidInputError(f"{what} must be a str, got {type(text).__name__}")
     if not text.strip():
         raise InvalidInputError(f"{what} is empty; pass a non-empty string")
+    return text
+
+
+def check_text(text: Any, what: str = "text", *, max_chars: int = DEFAULT_MAX_INPUT_CHARS) -> str:
+    check_string(text, what)
     if len(text) > max_chars:
         raise InvalidInputError(
             f"{what} has {len(text):,} characters, more than max_input_chars={max_chars:,}; split it into "
@@ -52,6 +58,16 @@ def check_texts(texts: Any, what: str = "texts", *, max_chars: int, truncate: bo
             text = text[:max_chars]
         checked.append(text)
     return checked
+
+
+def check_text_list(texts: Any, what: str = "texts") -> list[str]:
+    """A list of non-blank strings that may be empty: what the framework adapters take (an empty list embeds
+    nothing and returns ``[]``, as LangChain's and LlamaIndex's own embeddings do). A single ``str`` is refused: it
+    would be embedded character by character."""
+    if texts is None or isinstance(texts, (str, bytes)) or not isinstance(texts, Sequence):
+        got = "a single str (wrap it in a list)" if isinstance(texts, str) else type(texts).__name__
+        raise InvalidInputError(f"{what} must be a list of strings, got {got}")
+    return [check_string(text, f"{what}[{index}]") for index, text in enumerate(texts)]
 
 
 def check_labels(labels: Any, *, max_labels: int = DEFAULT_MAX_LABELS) -> list[str]:

@@ -19,7 +19,8 @@ A call that fails raises one of these, whichever backend produced it::
     │   └── ServerError               408, 425, 5xx     retried
     ├── BackendUnavailableError       connection refused / dropped       retried
     ├── InferenceTimeoutError         no answer within `timeout`         retried (also a TimeoutError)
-    └── StreamInterruptedError        a stream broke after its first token; carries what was received
+    ├── StreamInterruptedError        a stream broke after its first token; carries what was received
+    └── ModelInstallError             an opt-in local model could not be downloaded, verified or assembled
 
 Outside this tree only the host's own conventions: Python's ``TypeError`` for a keyword argument a method does
 not take, pydantic's ``ValidationError`` when an adapter's fields are invalid, and the errors LangChain's and
@@ -62,6 +63,7 @@ __all__ = [
     "BackendUnavailableError",
     "InferenceTimeoutError",
     "StreamInterruptedError",
+    "ModelInstallError",
 ]
 
 
@@ -264,3 +266,7 @@ def _seconds(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+class ModelInstallError(HFBridgeError):
+    """``hfbridge models install`` could not download, verify or assemble a model; nothing was installed."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..errors import ConfigurationError
 from .base import Backend
 from .hub import HubBackend
 
@@ -33,7 +34,7 @@ def resolve_backend(
     ``provider`` or a configured ``HF_TOKEN``, else the embedded :class:`LocalBackend` (offline, no token)."""
     if backend is not None:
         if model or base_url or provider:
-            raise ValueError("pass either backend= or model=/base_url=/provider=, not both")
+            raise ConfigurationError("pass either backend= or model=/base_url=/provider=, not both")
         return backend
     hub_only = {key: value for key, value in kwargs.items() if key in ("token", "timeout", "headers", "bill_to")}
     if model is not None or base_url is not None or provider is not None or hub_only.get("token") is not None:
@@ -51,10 +52,13 @@ def resolve_backend(
 
 
 def backend_from_spec(spec: str, **kwargs: Any) -> Backend:
-    """``"local"``, a URL, or a Hub model id (``HFBRIDGE_BACKEND`` and the CLI's ``--backend`` use this).
+    """``"local"``, an http(s) URL, or a Hub model id (``HFBRIDGE_BACKEND`` and the CLI's ``--backend`` use this);
+    anything else raises :class:`~hfbridge.errors.ConfigurationError`.
 
     ``kwargs`` are the backend's settings; for ``"local"`` the Hub-only ones (``provider``, ``token``, ...) are
     dropped and the rest (``cache``, ``rate_limit``, ``batch_size``, ...) kept."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
     if spec == "local":
         from .local import LocalBackend
 
@@ -62,4 +66,10 @@ def backend_from_spec(spec: str, **kwargs: Any) -> Backend:
         return LocalBackend(**{key: value for key, value in kwargs.items() if key not in hub_only})
     if spec.startswith(("http://", "https://")):
         return HubBackend(base_url=spec, **kwargs)
+    try:
+        validate_repo_id(spec)
+    except HFValidationError:
+        raise ConfigurationError(
+            f"backend {spec!r} is neither 'local', an http(s) URL nor a Hub model id ('name' or 'owner/name')"
+        ) from None
     return HubBackend(spec, **kwargs)

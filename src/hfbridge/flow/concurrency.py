@@ -8,11 +8,10 @@ queue at the server so that no slot idles while the client reads an answer.
 
 The algorithm, per server:
 
-* Every answer is a sample: its latency and how many requests were in flight when it was sent. The shortest
-  latency seen is the server's no-load time ``base``.
-* Each answer, with latency ``l`` and ``w`` requests in flight when it was sent, saw the server serving
-  ``w * base / l`` requests at once and queuing the rest (TCP Vegas' estimate, by Little's law): ``w`` while nothing
-  queues, the slot count once requests queue.
+* Every answer is a sample: its latency ``l`` and the requests in flight when it was sent, ``w``. The shortest
+  latency seen is the server's no-load time ``base``. The answer saw the server serving ``w * base / l`` requests
+  at once and queuing the rest (TCP Vegas' estimate, by Little's law): ``w`` while nothing queues, the slot count
+  once requests queue.
 * A *round* is one round trip: it ends when a request sent after the previous round ended comes back. The round's
   *capacity* sample is the upper quartile of its answers' views (an answer delayed by a busy client thread is one
   of many; a queue delays all of them), and the estimate is the largest sample of the last three rounds.
@@ -23,9 +22,10 @@ The algorithm, per server:
   capacity sample equals the requests in flight, so the limit grows by ``headroom`` (and one) a round, as long as
   throughput grows; once requests queue, it settles a ``headroom`` fraction (and one) above the slot count. If
   latency rises because the server slowed down, the capacity samples fall and so does the limit.
-* **Refusals** (429, 503) and time-outs that come while requests queue mean the server's queue is full: the limit
-  is cut to ``backoff`` times what was in flight (once per round), and it may not exceed one less than that number
-  again until five rounds have passed without a refusal (then one more per five rounds).
+* **Refusals** (429, 503) and time-outs mean the server's queue is full: the limit is cut to ``backoff`` times what
+  was in flight (once per round), and it may not exceed one less than that number again until five rounds have
+  passed without a refusal (then one more per five rounds). (:class:`~hfbridge.flow.FlowControl` reports a refusal
+  here only while requests queue; one at no-load latency is a rate limit, for :class:`~hfbridge.flow.AdaptiveRate`.)
 * **Probing the base**: in a long job the server's queue never empties, so no answer shows the no-load latency any
   more, and a server that really got slower would look congested for ever. When no answer has come within 5% of
   ``base`` for ``probe_every`` rounds, in-flight requests are held at 3/4 of the capacity for two rounds and

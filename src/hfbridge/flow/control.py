@@ -31,6 +31,8 @@ are not (a saturated or broken server), refusals count as failed attempts like a
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -140,13 +142,11 @@ class FlowControl:
                 raise
         return self._ticket(permit, grant)
 
-    def _clock(self) -> Any:
+    def _clock(self) -> Callable[[], float]:
         if self.concurrency is not None:
             return self.concurrency.clock
         if self.rate is not None:
             return self.rate.clock
-        import time
-
         return time.monotonic
 
     def _ticket(self, permit: Permit | None, grant: RateGrant | None) -> Ticket:

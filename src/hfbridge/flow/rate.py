@@ -7,7 +7,9 @@ spaced, first come first served) at a rate it learns from those refusals:
 * Until the first refusal nothing is paced, unless ``requests_per_second`` caps the rate (a limit the user knows).
 * A refusal lowers the learned rate, once per burst (requests sent before the previous cut do not cut again): to
   ``backoff`` times the pace the refused request was sent at; to half of it when nothing got through since the
-  previous cut (still far above the limit) or when nothing was paced yet (then of the recent sending rate).
+  previous cut (still far above the limit) or when nothing was paced yet (then of the recent sending rate); to
+  ``margin`` times the cap when it came at the cap the user set (most likely one late request: the rate comes back
+  up to the cap, and only a second refusal below it cuts by ``backoff``).
   (Measuring the rate the server accepted does not work: a server that refuses every other request of a client
   sending 1.4 times too fast accepts only 0.7 times its limit.)
 * The refusal restarts the pacing clock: the server's bucket is empty at that moment, so the next request goes one
@@ -124,6 +126,7 @@ class AdaptiveRate:
         self._tickets: deque[int] = deque()
         self._issued = 0
         self._answered_since_cut = 0  # answers to requests sent since the last cut
+        self._trust_refused = False  # the last refusal came at the cap: come back to it
         self._sends: deque[float] = deque(maxlen=_WINDOW)
         self.stats = {"granted": 0, "successes": 0, "refusals": 0, "cuts": 0}
 
@@ -162,11 +165,15 @@ class AdaptiveRate:
         """Block the calling thread until this request's turn; ``InferenceTimeoutError`` after ``timeout``.
         ``first`` puts it ahead of the requests waiting for their first try (a retry has waited already)."""
         ticket, limit = self._take_ticket(first, timeout)
-        while True:
-            grant, wait = self._poll(ticket, limit)
-            if grant is not None:
-                return grant
-            time.sleep(wait)
+        try:
+            while True:
+                grant, wait = self._poll(ticket, limit)
+                if grant is not None:
+                    return grant
+                time.sleep(wait)
+        except BaseException:  # interrupted while waiting (KeyboardInterrupt): leave the line
+            self._drop(ticket)
+            raise
 
     async def aacquire(self, timeout: float | None = None, *, first: bool = False) -> RateGrant:
         """Wait without blocking the event loop until this request's turn; see :meth:`acquire`."""
@@ -177,7 +184,7 @@ class AdaptiveRate:
                 if grant is not None:
                     return grant
                 await asyncio.sleep(wait)
-        except asyncio.CancelledError:
+        except BaseException:  # cancelled while waiting: leave the line
             self._drop(ticket)
             raise
 
@@ -239,7 +246,7 @@ class AdaptiveRate:
             if self._learned is None:
                 return
             refused = self._refused_pace
-            near = (1.0 + self.margin) / 2 * refused if refused is not None else 0.0
+            near = 0.0 if refused is None else refused if self._trust_refused else (1.0 + self.margin) / 2 * refused
             if refused is None or self._learned >= near:
                 self._learned *= 1.0 + self.recovery  # near or beyond the last refused pace: probe, slowly
             elif self._learned < self.margin * refused:
@@ -261,8 +268,11 @@ class AdaptiveRate:
                 lowered = _FIRST_GUESS
             elif grant.pace is None or (self._epoch > 0 and self._answered_since_cut == 0):
                 lowered = 0.5 * sent_at  # unpaced, or the last cut let nothing through: far above the limit
+            elif self._at_cap(grant.pace):
+                lowered = self.margin * sent_at  # the user's own limit: most likely a late request, step aside
             else:
                 lowered = self.backoff * sent_at
+            self._trust_refused = grant.pace is not None and self._at_cap(grant.pace)
             self._learned = max(self.min_rate, lowered)
             self._refused_pace = sent_at
             self._epoch += 1
@@ -270,6 +280,9 @@ class AdaptiveRate:
             self.stats["cuts"] += 1
             self._next = max(self._next, now + 1.0 / self._learned)
             return True
+
+    def _at_cap(self, pace: float) -> bool:
+        return self.requests_per_second is not None and pace >= 0.999 * self.requests_per_second
 
     def _sending_rate(self, now: float) -> float | None:
         recent = [t for t in self._sends if now - t <= _MEASURE_HORIZON]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from operator import itemgetter
 from typing import Any, Literal
@@ -14,13 +15,14 @@ from langchain_core.messages.utils import count_tokens_approximately
 from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.output_parsers.openai_tools import JsonOutputKeyToolsParser, PydanticToolsParser
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
+from langchain_core.runnables import Runnable, RunnableLambda, RunnableMap, RunnablePassthrough
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import BaseModel, Field
 
 from .._signatures import freeze_signatures
+from ..errors import OutputTruncatedError
 from ..types import ChatCompletionChunk
 from ._config import BackendFields
 from ._convert import PROVIDER, to_ai_chunk, to_ai_message, to_openai
@@ -121,7 +123,7 @@ class ChatHF(BackendFields, BaseChatModel):
             chunks = list(self._stream(messages, stop=stop, run_manager=run_manager, **kwargs))
             return _from_chunks(chunks)
         completion = self.client.chat_completion(to_openai(messages), **self._options(stop, kwargs))
-        return _result(to_ai_message(completion, self._model_name()))
+        return _result(_whole_tool_calls(to_ai_message(completion, self._model_name())))
 
     async def _agenerate(
         self,
@@ -134,7 +136,7 @@ class ChatHF(BackendFields, BaseChatModel):
             chunks = [chunk async for chunk in self._astream(messages, stop=stop, run_manager=run_manager, **kwargs)]
             return _from_chunks(chunks)
         completion = await self.client.achat_completion(to_openai(messages), **self._options(stop, kwargs))
-        return _result(to_ai_message(completion, self._model_name()))
+        return _result(_whole_tool_calls(to_ai_message(completion, self._model_name())))
 
     def _stream(
         self,
@@ -152,6 +154,7 @@ class ChatHF(BackendFields, BaseChatModel):
             if run_manager:
                 run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             yield chunk
+        _check_streamed_tool_calls(finish)
         yield self._last_chunk(finish)
 
     async def _astream(
@@ -170,6 +173,7 @@ class ChatHF(BackendFields, BaseChatModel):
             if run_manager:
                 await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             yield chunk
+        _check_streamed_tool_calls(finish)
         yield self._last_chunk(finish)
 
     def _chunk(self, raw: ChatCompletionChunk, finish: dict[str, Any]) -> ChatGenerationChunk | None:
@@ -177,6 +181,10 @@ class ChatHF(BackendFields, BaseChatModel):
             finish["finish_reason"] = raw.finish_reason
         if raw.model:
             finish["model_name"] = raw.model
+        for delta in raw.tool_calls:  # the arguments so far, to tell a cut call at the end
+            call = finish.setdefault("tool_calls", {}).setdefault(delta.index, {"name": "", "arguments": ""})
+            call["name"] = call["name"] or delta.name or ""
+            call["arguments"] += delta.arguments
         if not (raw.content or raw.tool_calls or raw.usage):
             return None
         return ChatGenerationChunk(message=to_ai_chunk(raw))
@@ -252,11 +260,14 @@ class ChatHF(BackendFields, BaseChatModel):
             parser = PydanticOutputParser(pydantic_object=schema) if is_pydantic else JsonOutputParser()  # type: ignore[arg-type]
         else:
             raise ValueError(f"unknown method {method!r}; use function_calling, json_schema or json_mode")
+        # An answer cut by max_tokens is refused before any parser sees it (parsers repair cut JSON into a half-filled
+        # object); like ChatOpenAI's LengthFinishReasonError it is raised with include_raw too, not a parsing error.
+        whole = llm | RunnableLambda(_whole_answer, name="refuse_truncated")
         if not include_raw:
-            return llm | parser
+            return whole | parser
         parsed = RunnablePassthrough.assign(parsed=itemgetter("raw") | parser, parsing_error=lambda _: None)
         fallback = RunnablePassthrough.assign(parsed=lambda _: None)
-        return RunnableMap(raw=llm) | parsed.with_fallbacks([fallback], exception_key="parsing_error")
+        return RunnableMap(raw=whole) | parsed.with_fallbacks([fallback], exception_key="parsing_error")
 
 
 freeze_signatures(ChatHF, "_generate", "_agenerate")
@@ -275,6 +286,48 @@ def _tool_choice(choice: dict[str, Any] | str | bool, tools: list[dict[str, Any]
     if isinstance(choice, dict):
         return choice
     raise ValueError(f"unsupported tool_choice {choice!r}")
+
+
+def _whole_answer(message: BaseMessage) -> BaseMessage:
+    """Structured output: an answer that stopped at max_tokens is not the whole object, whatever a parser makes
+    of it (``ChatOpenAI`` raises ``LengthFinishReasonError`` here)."""
+    if message.response_metadata.get("finish_reason") == "length":
+        calls = getattr(message, "invalid_tool_calls", None) or getattr(message, "tool_calls", None) or []
+        received = str(calls[0].get("args") or "") if calls else message.text
+        raise OutputTruncatedError(
+            "the structured output was cut by max_tokens (finish_reason 'length') before it was complete; "
+            "raise max_tokens",
+            received_text=received,
+        )
+    return message
+
+
+def _whole_tool_calls(message: AIMessage) -> AIMessage:
+    """A tool call whose arguments max_tokens cut (they do not parse) is refused: an agent would otherwise see no
+    tool call and stop with an empty answer."""
+    if message.response_metadata.get("finish_reason") == "length" and message.invalid_tool_calls:
+        cut = message.invalid_tool_calls[0]
+        raise _cut_tool_call(cut.get("name") or "", cut.get("args") or "")
+    return message
+
+
+def _check_streamed_tool_calls(finish: dict[str, Any]) -> None:
+    """The streaming twin of :func:`_whole_tool_calls`, run once the stream has ended."""
+    if finish.get("finish_reason") != "length":
+        return
+    for call in finish.get("tool_calls", {}).values():
+        try:
+            json.loads(call["arguments"] or "{}")
+        except json.JSONDecodeError:
+            raise _cut_tool_call(call["name"], call["arguments"]) from None
+
+
+def _cut_tool_call(name: str, arguments: str) -> OutputTruncatedError:
+    return OutputTruncatedError(
+        f"the call of tool {name!r} was cut by max_tokens (finish_reason 'length'): its arguments are incomplete "
+        f"JSON ({len(arguments)} characters received); raise max_tokens",
+        received_text=arguments,
+    )
 
 
 def _result(message: AIMessage) -> ChatResult:

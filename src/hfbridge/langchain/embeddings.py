@@ -7,6 +7,7 @@ from typing import Any
 from langchain_core.embeddings import Embeddings
 from pydantic import Field
 
+from .. import _validation as check
 from ._config import BackendFields
 
 __all__ = ["HFEmbeddings"]
@@ -38,16 +39,28 @@ class HFEmbeddings(BackendFields, Embeddings):
                                    "truncate": self.truncate}  # fmt: skip
         return {key: value for key, value in options.items() if value is not None}
 
+    # Inputs are checked here, before the instructions are prepended (a prefix would make an empty text non-empty):
+    # an empty list gives [], a single str or a non-string is an InvalidInputError, as is a blank text.
+    def _documents(self, texts: Any) -> list[str]:
+        return [self.document_instruction + text for text in check.check_text_list(texts)]
+
+    def _query(self, text: Any) -> list[str]:
+        return [self.query_instruction + check.check_string(text, "query")]
+
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.client.feature_extraction(
-            [self.document_instruction + t for t in texts], show_progress=self.show_progress, **self._options()
-        )
+        documents = self._documents(texts)
+        if not documents:
+            return []
+        return self.client.feature_extraction(documents, show_progress=self.show_progress, **self._options())
 
     def embed_query(self, text: str) -> list[float]:
-        return self.client.feature_extraction([self.query_instruction + text], **self._options())[0]
+        return self.client.feature_extraction(self._query(text), **self._options())[0]
 
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
-        return await self.client.afeature_extraction([self.document_instruction + t for t in texts], **self._options())
+        documents = self._documents(texts)
+        if not documents:
+            return []
+        return await self.client.afeature_extraction(documents, **self._options())
 
     async def aembed_query(self, text: str) -> list[float]:
-        return (await self.client.afeature_extraction([self.query_instruction + text], **self._options()))[0]
+        return (await self.client.afeature_extraction(self._query(text), **self._options()))[0]

@@ -13,6 +13,7 @@ from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.events.embedding import EmbeddingEndEvent, EmbeddingStartEvent
 from pydantic import Field
 
+from .. import _validation as check
 from .._adapter_fields import BackendTarget
 
 __all__ = ["HFEmbedding"]
@@ -53,11 +54,19 @@ class HFEmbedding(BackendTarget, BaseEmbedding):
         return {key: value for key, value in options.items() if value is not None}
 
     # ------------------------------------------------------------------------------------------ primitives
+    # Inputs are checked before the instructions are prepended (a prefix would make an empty text non-empty): an
+    # empty list gives [], a single str, a non-string or a blank text is an InvalidInputError.
+    def _query(self, query: Any) -> list[str]:
+        return [self.query_instruction + check.check_string(query, "query")]
+
+    def _documents(self, texts: Any) -> list[str]:
+        return [self.text_instruction + text for text in check.check_text_list(texts)]
+
     def _get_query_embedding(self, query: str) -> Embedding:
-        return self.client.feature_extraction([self.query_instruction + query], **self._options())[0]
+        return self.client.feature_extraction(self._query(query), **self._options())[0]
 
     async def _aget_query_embedding(self, query: str) -> Embedding:
-        return (await self.client.afeature_extraction([self.query_instruction + query], **self._options()))[0]
+        return (await self.client.afeature_extraction(self._query(query), **self._options()))[0]
 
     def _get_text_embedding(self, text: str) -> Embedding:
         return self._get_text_embeddings([text])[0]
@@ -72,11 +81,15 @@ class HFEmbedding(BackendTarget, BaseEmbedding):
         return await self._aembed_texts(texts)
 
     def _embed_texts(self, texts: list[str], show_progress: bool = False) -> list[Embedding]:
-        documents = [self.text_instruction + text for text in texts]
+        documents = self._documents(texts)
+        if not documents:
+            return []
         return self.client.feature_extraction(documents, show_progress=show_progress, **self._options())
 
     async def _aembed_texts(self, texts: list[str], show_progress: bool = False) -> list[Embedding]:
-        documents = [self.text_instruction + text for text in texts]
+        documents = self._documents(texts)
+        if not documents:
+            return []
         return await self.client.afeature_extraction(documents, show_progress=show_progress, **self._options())
 
     # ------------------------------------------------------------------------------- whole-list batching
@@ -97,6 +110,7 @@ class HFEmbedding(BackendTarget, BaseEmbedding):
         return math.ceil(len(texts) / self.embed_batch_size)
 
     def get_text_embedding_batch(self, texts: list[str], show_progress: bool = False, **kwargs: Any) -> list[Embedding]:
+        check.check_text_list(texts)
         if self.embeddings_cache is not None:  # LlamaIndex's cache works per batch: let the base class drive it
             return super().get_text_embedding_batch(texts, show_progress=show_progress, **kwargs)
         if not texts:
@@ -111,6 +125,7 @@ class HFEmbedding(BackendTarget, BaseEmbedding):
     async def aget_text_embedding_batch(
         self, texts: list[str], show_progress: bool = False, **kwargs: Any
     ) -> list[Embedding]:
+        check.check_text_list(texts)
         if self.embeddings_cache is not None:
             return await super().aget_text_embedding_batch(texts, show_progress=show_progress, **kwargs)
         if not texts:

@@ -34,6 +34,7 @@ from pydantic import Field
 
 from .._adapter_fields import BackendTarget
 from .._signatures import freeze_signatures
+from ..errors import InvalidInputError, OutputTruncatedError
 from ..types import ChatCompletionChunk, Usage
 from ._convert import to_chat_message, to_openai, usage_kwargs
 
@@ -107,7 +108,7 @@ class HFLLM(BackendTarget, FunctionCallingLLM):
         return ChatResponse(
             message=to_chat_message(completion),
             raw=completion.model_dump(),
-            additional_kwargs=usage_kwargs(completion.usage),
+            additional_kwargs={**usage_kwargs(completion.usage), "finish_reason": completion.finish_reason},
         )
 
     @llm_chat_callback()
@@ -116,7 +117,7 @@ class HFLLM(BackendTarget, FunctionCallingLLM):
         return ChatResponse(
             message=to_chat_message(completion),
             raw=completion.model_dump(),
-            additional_kwargs=usage_kwargs(completion.usage),
+            additional_kwargs={**usage_kwargs(completion.usage), "finish_reason": completion.finish_reason},
         )
 
     @llm_chat_callback()
@@ -142,21 +143,22 @@ class HFLLM(BackendTarget, FunctionCallingLLM):
         return generate()
 
     # ------------------------------------------------------------------------------------------ completion
+    # A prompt that is not a str (None, a number) is refused here, before a message is built around it.
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
-        return chat_to_completion_decorator(self.chat)(prompt, **kwargs)
+        return chat_to_completion_decorator(self.chat)(_prompt(prompt), **kwargs)
 
     @llm_completion_callback()
     async def acomplete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
-        return await achat_to_completion_decorator(self.achat)(prompt, **kwargs)
+        return await achat_to_completion_decorator(self.achat)(_prompt(prompt), **kwargs)
 
     @llm_completion_callback()
     def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseGen:
-        return stream_chat_to_completion_decorator(self.stream_chat)(prompt, **kwargs)
+        return stream_chat_to_completion_decorator(self.stream_chat)(_prompt(prompt), **kwargs)
 
     @llm_completion_callback()
     async def astream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseAsyncGen:
-        return await astream_chat_to_completion_decorator(self.astream_chat)(prompt, **kwargs)
+        return await astream_chat_to_completion_decorator(self.astream_chat)(_prompt(prompt), **kwargs)
 
     # ----------------------------------------------------------------------------------------------- tools
     def _prepare_chat_with_tools(
@@ -201,22 +203,51 @@ class HFLLM(BackendTarget, FunctionCallingLLM):
     def get_tool_calls_from_response(
         self, response: ChatResponse, error_on_no_tool_call: bool = True, **kwargs: Any
     ) -> list[ToolSelection]:
+        cut = response.additional_kwargs.get("finish_reason") == "length"
         selections = []
         for block in response.message.blocks:
             if not isinstance(block, ToolCallBlock):
                 continue
             arguments = block.tool_kwargs
             if isinstance(arguments, str):
-                try:
-                    arguments = parse_partial_json(arguments) if arguments.strip() else {}
-                except (ValueError, json.JSONDecodeError):
-                    arguments = {}
+                if cut:
+                    arguments = _whole_arguments(block.tool_name, arguments)
+                else:  # a stream in progress: LlamaIndex reads partial arguments (stream_structured_predict)
+                    try:
+                        arguments = parse_partial_json(arguments) if arguments.strip() else {}
+                    except (ValueError, json.JSONDecodeError):
+                        arguments = {}
             selections.append(
                 ToolSelection(tool_id=block.tool_call_id or "", tool_name=block.tool_name, tool_kwargs=arguments)
             )
         if not selections and error_on_no_tool_call:
+            if cut:
+                raise OutputTruncatedError(
+                    "the answer was cut by max_tokens (finish_reason 'length') before any tool call; raise max_tokens",
+                    received_text=response.message.content or "",
+                )
             raise ValueError(f"expected at least one tool call, got none: {response.message.content!r}")
         return selections
+
+
+def _whole_arguments(tool: str, arguments: str) -> dict[str, Any]:
+    """The arguments of a call in an answer cut by max_tokens: usable only if they are whole JSON (a partial parse
+    would hand the tool a half-filled object)."""
+    try:
+        parsed = json.loads(arguments or "{}")
+    except json.JSONDecodeError:
+        raise OutputTruncatedError(
+            f"the call of tool {tool!r} was cut by max_tokens (finish_reason 'length'): its arguments are incomplete "
+            f"JSON ({len(arguments)} characters received); raise max_tokens",
+            received_text=arguments,
+        ) from None
+    return parsed if isinstance(parsed, dict) else {"value": parsed}
+
+
+def _prompt(prompt: Any) -> str:
+    if not isinstance(prompt, str):
+        raise InvalidInputError(f"prompt must be a str, got {type(prompt).__name__}")
+    return prompt
 
 
 def _tool_choice(tool_choice: str | dict[str, Any] | None, tool_required: bool) -> Any:
@@ -247,6 +278,7 @@ class _StreamState:
         self.text = ""
         self.calls: dict[int, dict[str, Any]] = {}
         self.usage: Usage | None = None
+        self.finish_reason: str | None = None
 
     def add(self, chunk: ChatCompletionChunk) -> ChatResponse:
         self.text += chunk.content
@@ -257,6 +289,7 @@ class _StreamState:
             call["arguments"] += delta.arguments
         if chunk.usage is not None:
             self.usage = chunk.usage
+        self.finish_reason = chunk.finish_reason or self.finish_reason
         blocks: list[Any] = [TextBlock(text=self.text)] if self.text or not self.calls else []
         blocks += [
             ToolCallBlock(tool_call_id=call["id"], tool_name=call["name"], tool_kwargs=call["arguments"])
@@ -266,5 +299,5 @@ class _StreamState:
             message=ChatMessage(role=MessageRole.ASSISTANT, blocks=blocks),
             delta=chunk.content,
             raw=chunk.model_dump(),
-            additional_kwargs=usage_kwargs(self.usage),
+            additional_kwargs={**usage_kwargs(self.usage), "finish_reason": self.finish_reason},
         )

