@@ -8,14 +8,13 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from hfbridge import Backend, UnsupportedTaskError
-from hfbridge.backends.base import ChatRequest, EmbeddingOptions, GenerationRequest
+from hfbridge import Backend
+from hfbridge.backends.transport import InProcessTransport
+from hfbridge.tasks import ChatRequest, EmbeddingRequest, GenerationRequest
 from hfbridge.types import (
     ChatCompletion,
     ChatCompletionChunk,
     ChatMessage,
-    ClassificationLabel,
-    EntityGroup,
     GenerationToken,
     TextGeneration,
     TextGenerationChunk,
@@ -41,17 +40,12 @@ def vector_for(text: str) -> list[float]:
 
 
 class InstantBackend(Backend):
-    """Embeddings from a hash, chat answers of ``tokens`` tokens, all without compute."""
-
-    name = "instant"
+    """Embeddings from a hash, chat answers of ``tokens`` tokens, all without compute (the other tasks raise
+    UnsupportedTaskError: they have no hook here)."""
 
     def __init__(self, tokens: int = 16, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+        super().__init__(InProcessTransport(self, name="instant", model_id="bench/instant"), **kwargs)  # type: ignore[arg-type]
         self.tokens = tokens
-
-    @property
-    def model_id(self) -> str:
-        return "bench/instant"
 
     def _count(self, request: ChatRequest) -> int:
         return min(self.tokens, request.max_tokens or self.tokens)
@@ -81,17 +75,5 @@ class InstantBackend(Backend):
                                       generated_text="tok " * n if last else None,
                                       finish_reason="length" if last else None)  # fmt: skip
 
-    def _embed(self, texts: list[str], options: EmbeddingOptions) -> list[list[float]]:
-        return vectors_for(texts)
-
-    def _classify(self, text: str, top_k: int | None, model: str | None) -> list[ClassificationLabel]:
-        raise UnsupportedTaskError("benchmark double")
-
-    def _zero_shot(self, *args: object) -> list[ClassificationLabel]:  # type: ignore[override]
-        raise UnsupportedTaskError("benchmark double")
-
-    def _ner(self, text: str, model: str | None) -> list[EntityGroup]:
-        raise UnsupportedTaskError("benchmark double")
-
-    def _similarity(self, source: str, sentences: list[str], model: str | None) -> list[float]:
-        raise UnsupportedTaskError("benchmark double")
+    def _embed(self, request: EmbeddingRequest) -> list[list[float]]:
+        return vectors_for(list(request.texts))

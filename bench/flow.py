@@ -34,9 +34,9 @@ from typing import Any
 import httpx2
 
 from hfbridge import HFBridgeError, HubBackend, RetryPolicy
-from hfbridge.backends.base import ChatRequest, EmbeddingOptions
 from hfbridge.flow import FlowControl
 from hfbridge.langchain import ChatHF, HFEmbeddings
+from hfbridge.tasks import CHAT, FEATURE_EXTRACTION, ChatRequest, EmbeddingRequest
 
 from . import _anchors
 from ._serve import served
@@ -88,9 +88,12 @@ def flow_embed(url: str, texts: list[str], *, batch: int = BATCH, requests_per_s
     flow = FlowControl.adaptive(requests_per_second=requests_per_second)
     batches = [texts[i : i + batch] for i in range(0, len(texts), batch)]
     policy = RetryPolicy()
-    options = EmbeddingOptions()
+    transport = backend.transport  # one request per try: the prototype's flow control is the only layer
     with ThreadPoolExecutor(min(64, len(batches))) as pool:  # threads = the controller's most in flight
-        results = list(pool.map(lambda b: flow_call(flow, lambda: backend._embed(b, options), policy), batches))
+        results = list(pool.map(
+            lambda b: flow_call(flow, lambda: transport.call(FEATURE_EXTRACTION, EmbeddingRequest(texts=b)), policy),
+            batches,
+        ))
     return [vector for result in results for vector in result]
 
 
@@ -101,7 +104,7 @@ def flow_chat(url: str, prompts: list[str], *, requests_per_second: float | None
 
     def one(prompt: str) -> Any:
         request = ChatRequest(messages=[{"role": "user", "content": prompt}], max_tokens=4)
-        return flow_call(flow, lambda: backend._chat(request), policy)
+        return flow_call(flow, lambda: backend.transport.call(CHAT, request), policy)
 
     with ThreadPoolExecutor(min(64, len(prompts))) as pool:
         return list(pool.map(one, prompts))

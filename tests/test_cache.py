@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from hfbridge import HubBackend, LocalBackend
-from hfbridge.cache import MemoryCache, SQLiteCache
+from hfbridge.cache import MemoryCache, SQLiteCache, cache_key
 from hfbridge.server import FaultPlan, ServerThread, create_app
 
 
@@ -138,7 +138,9 @@ def test_rows_that_are_not_json_or_not_the_right_shape_are_misses(
     good = backend.feature_extraction(texts)
     classified = backend.text_classification("great")
     assert server.plan.stats["requests"] == 2
-    keys = backend._embedding_keys(texts, backend._checked_embedding_input(texts, {})[0])
+    target, params = {"backend": "hub", "model": backend.model_id}, dict.fromkeys(("model", "normalize", "truncate",
+                                                                                  "prompt_name"))  # fmt: skip
+    keys = [cache_key("feature-extraction", text, target=target, params=params) for text in texts]
     _raw_rows(path, {keys[0]: "[0.1, 0.2", keys[1]: '"a string"', keys[2]: "[1.0, NaN]", keys[3]: "[]"})
     label_key = next(k for k in _all_keys(path) if k not in keys)
     _raw_rows(path, {label_key: '[{"label": 5}]'})

@@ -42,7 +42,7 @@ def test_running_endpoint_by_name(api: Any) -> None:
     api.register("embedder")
     backend = HubBackend.from_endpoint("embedder", namespace="acme", token=TOKEN, show_progress=False)
     assert backend.base_url == f"{api.url}/endpoints/embedder"
-    assert backend.token is not None and backend._send_token  # dedicated endpoints get the token
+    assert backend.token is not None and backend.transport.send_token  # dedicated endpoints get the token
     assert len(backend.feature_extraction(["hello", "world"])) == 2
 
 

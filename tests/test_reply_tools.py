@@ -133,7 +133,7 @@ def test_a_call_cut_by_max_tokens_says_length(local_backend: LocalBackend) -> No
 
 
 def test_reply_mode_cut_reply_says_length(reply_backend: LocalBackend) -> None:
-    from hfbridge.backends.base import ChatRequest
+    from hfbridge.tasks import ChatRequest
 
     request = ChatRequest(messages=[{"role": "user", "content": "Weather in Paris?"}], tools=TOOLS, tool_choice="auto")
     cut = reply_backend._reply_result(request, TOOLS, "id", '```json\n{"name": "get_weather", "argu', "length", None)

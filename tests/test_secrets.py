@@ -50,12 +50,12 @@ def test_token_file_is_hidden(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
 def test_implicit_token_is_not_sent_to_third_party_urls(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     third_party = HubBackend(base_url="http://127.0.0.1:9")
-    assert third_party._client_kwargs()["headers"] == {"authorization": None}
-    assert "token" not in third_party._client_kwargs()
+    assert third_party.transport.client_kwargs()["headers"] == {"authorization": None}
+    assert "token" not in third_party.transport.client_kwargs()
     endpoint = HubBackend(base_url="https://abc.us-east-1.aws.endpoints.huggingface.cloud")
-    assert endpoint._client_kwargs()["token"] == TOKEN  # dedicated endpoints get it (langchain #40447)
+    assert endpoint.transport.client_kwargs()["token"] == TOKEN  # dedicated endpoints get it (langchain #40447)
     explicit = HubBackend(base_url="http://127.0.0.1:9", token=TOKEN)
-    assert explicit._client_kwargs()["token"] == TOKEN
+    assert explicit.transport.client_kwargs()["token"] == TOKEN
 
 
 def test_token_absent_from_errors_and_debug_logs(local_backend: Any, caplog: pytest.LogCaptureFixture) -> None:
@@ -200,7 +200,7 @@ def test_credential_headers_are_not_pickled() -> None:
     backend = HubBackend(base_url="http://127.0.0.1:9", headers={"Authorization": f"Bearer {TOKEN}", "X-Trace": "1"})
     copy = pickle.loads(pickle.dumps(backend))
     _no_secret(pickle.dumps(backend))
-    assert copy._headers == {"X-Trace": "1"}
+    assert copy.transport.headers == {"X-Trace": "1"}
 
 
 async def test_translated_errors_do_not_chain_the_client_exception() -> None:

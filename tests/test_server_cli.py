@@ -15,8 +15,8 @@ from huggingface_hub import InferenceClient
 from PIL import Image
 
 from hfbridge import HubBackend, LocalBackend, UnsupportedTaskError
-from hfbridge.backends.base import ImageRequest
 from hfbridge.server import ServerThread, create_app, free_port, wait_until_healthy
+from hfbridge.tasks import ImageRequest
 
 pytestmark = pytest.mark.live_server
 

@@ -20,7 +20,13 @@ from huggingface_hub import AsyncInferenceClient, InferenceClient, set_async_cli
 from huggingface_hub.utils._http import default_async_client_factory, default_client_factory
 
 from hfbridge.backends import _wire
-from hfbridge.backends.hub import _as_vectors, parse_chat_chunk, parse_chat_output
+from hfbridge.tasks import EmbeddingRequest
+from hfbridge.tasks.generation import parse_chat_chunk, parse_chat_output
+from hfbridge.tasks.text import as_vectors
+
+
+def _as_vectors(raw: object, count: int) -> list[list[float]]:
+    return as_vectors(raw, EmbeddingRequest(texts=["text"] * count))
 
 TOKEN = "hf_" + "w" * 34
 CHAT_MODEL = "hfbridge-wire/chat-model"
@@ -183,19 +189,19 @@ def test_embedding_request_and_vectors_match_the_client(wire: Wire, provider: st
 async def test_async_twins_match_the_client(wire: Wire) -> None:
     client = AsyncInferenceClient(**CLIENTS["together"])
     theirs = await client.chat_completion(MESSAGES, **CALLS["tools"])
-    ours = await _wire.achat(client, MESSAGES, **CALLS["tools"])
+    ours = await _wire.chat(client, MESSAGES, **CALLS["tools"])
     assert_same_request(*wire.pop_two())
     assert parse_chat_output(ours) == parse_chat_output(theirs)
 
     stream = await client.chat_completion(MESSAGES, stream=True, max_tokens=8)
     theirs_chunks = [parse_chat_chunk(chunk) async for chunk in stream]
-    ours_chunks = [parse_chat_chunk(event) async for event in await _wire.achat_stream(client, MESSAGES, max_tokens=8)]
+    ours_chunks = [parse_chat_chunk(event) async for event in await _wire.chat_stream(client, MESSAGES, max_tokens=8)]
     assert_same_request(*wire.pop_two())
     assert ours_chunks == theirs_chunks
 
     embedder = AsyncInferenceClient(model=EMBED_MODEL, provider="hf-inference", token=TOKEN)
     vectors = await embedder.feature_extraction(["a", "b"], normalize=True)
-    decoded = await _wire.aembed(embedder, ["a", "b"], normalize=True)
+    decoded = await _wire.embed(embedder, ["a", "b"], normalize=True)
     assert_same_request(*wire.pop_two())
     assert np.array_equal(np.asarray(_as_vectors(decoded, 2)), vectors)
     await client.close()
@@ -220,3 +226,15 @@ def test_a_stream_error_event_raises_the_clients_typed_error(wire: Wire) -> None
             for item in stream:
                 received.append(parse_chat_chunk(item).content)
         assert received == ["Hel"]
+
+
+def test_the_fence_notices_a_changed_internal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A huggingface_hub release whose ``_inner_post`` lost its ``stream`` parameter is caught at import: no internal
+    is used then (the contract tests run that public path: ``hub-public`` in tests/test_contract.py)."""
+
+    def changed(self: InferenceClient, request_parameters: object, *, streaming: bool = False) -> None: ...
+
+    assert _wire._check()[1] is None
+    monkeypatch.setattr(InferenceClient, "_inner_post", changed)
+    internals, reason = _wire._check()
+    assert internals == {} and reason is not None and "InferenceClient._inner_post" in reason

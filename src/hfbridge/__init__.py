@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .backends import Backend, HubBackend, backend_from_spec, resolve_backend
+from .backends import Backend, FallbackBackend, HubBackend, backend_from_spec, resolve_backend
 from .errors import (
     APIError,
     AuthenticationError,
@@ -39,17 +39,21 @@ from .types import (
     ChatMessage,
     ClassificationLabel,
     EntityGroup,
+    ResponseMeta,
+    Results,
     TextGeneration,
     TextGenerationChunk,
     ToolCall,
     ToolCallDelta,
     Usage,
+    response_meta,
 )
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Backend", "HubBackend", "LocalBackend", "resolve_backend", "backend_from_spec", "RetryPolicy", "RateLimit",
+    "Backend", "HubBackend", "LocalBackend", "FallbackBackend", "resolve_backend", "backend_from_spec",
+    "RetryPolicy", "RateLimit", "ResponseMeta", "Results", "response_meta",
     "ChatCompletion", "ChatCompletionChunk", "ChatMessage", "ClassificationLabel", "EntityGroup",
     "TextGeneration", "TextGenerationChunk", "ToolCall", "ToolCallDelta", "Usage",
     "HFBridgeError", "ConfigurationError", "InvalidInputError", "UnsupportedTaskError", "APIError",

@@ -5,8 +5,8 @@ HTTP: the backend translates whatever it caught into a typed error first. How lo
 
 1. ``Retry-After`` from the server (seconds or an HTTP date, already parsed into ``retry_after``);
 2. a 503 "model loading" body's ``estimated_time``;
-   (both spread by up to ``jitter_fraction / attempt`` more, and a 429's Retry-After also re-times the shared
-   RateLimit);
+   (both spread by up to ``jitter_fraction / attempt`` more; the rate-limit layer also re-times the shared
+   RateLimit on a 429's Retry-After);
 3. exponential backoff with full jitter: ``uniform(0, min(max_delay, base_delay * 2 ** (attempt - 1)))``.
 
 A wait the server asks for that is longer than ``max_retry_after``, or that would end past ``deadline``, is not
@@ -31,14 +31,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from . import _settings as setting
-from .errors import (
-    HFBridgeError,
-    InferenceTimeoutError,
-    ModelLoadingError,
-    RateLimitedError,
-    StreamInterruptedError,
-)
-from .ratelimit import RateLimit
+from .errors import HFBridgeError, InferenceTimeoutError, ModelLoadingError, StreamInterruptedError
 
 __all__ = ["RetryPolicy", "Retrier", "NO_RETRY"]
 
@@ -131,23 +124,21 @@ def _server_wait(value: object) -> float | None:
 
 
 class Retrier:
-    """Applies a :class:`RetryPolicy` and an optional :class:`RateLimit` around calls and streams.
+    """Applies a :class:`RetryPolicy` around calls and streams.
 
-    ``sleep``, ``asleep`` and ``clock`` can be replaced (a fake clock in tests); every try goes through the
-    rate limiter first, retries included.
+    ``sleep``, ``asleep`` and ``clock`` can be replaced (a fake clock in tests). The rate limit is a layer of its
+    own below this one (``backends/_pipeline.py``), so every try, retries included, passes through it.
     """
 
     def __init__(
         self,
         policy: RetryPolicy,
-        rate_limit: RateLimit | None = None,
         *,
         sleep: Callable[[float], None] = time.sleep,
         asleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.policy = policy
-        self.rate_limit = rate_limit
         self._sleep = sleep
         self._asleep = asleep
         self._clock = clock
@@ -162,9 +153,6 @@ class Retrier:
             wait = None
         if wait is None:
             raise error
-        retry_after = getattr(error, "retry_after", None)
-        if self.rate_limit is not None and isinstance(error, RateLimitedError) and retry_after is not None:
-            self.rate_limit.defer(retry_after)
         logger.warning(
             "hfbridge: retrying %s in %.2fs (attempt %d of %d failed: %s)",
             what,
@@ -181,8 +169,6 @@ class Retrier:
         attempt = 0
         while True:
             attempt += 1
-            if self.rate_limit is not None:
-                self.rate_limit.acquire()
             try:
                 return fn()
             except HFBridgeError as error:
@@ -194,8 +180,6 @@ class Retrier:
         attempt = 0
         while True:
             attempt += 1
-            if self.rate_limit is not None:
-                await self.rate_limit.aacquire()
             try:
                 return await fn()
             except HFBridgeError as error:
@@ -209,8 +193,6 @@ class Retrier:
         attempt = 0
         while True:
             attempt += 1
-            if self.rate_limit is not None:
-                self.rate_limit.acquire()
             iterator: Iterator[C] | None = None
             try:
                 iterator = open_stream()
@@ -237,20 +219,15 @@ class Retrier:
             _close(iterator)
 
     async def astream(
-        self,
-        open_stream: Callable[[], Awaitable[AsyncIterator[C]]],
-        text_of: Callable[[C], str],
-        what: str,
+        self, open_stream: Callable[[], AsyncIterator[C]], text_of: Callable[[C], str], what: str
     ) -> AsyncIterator[C]:
         started = self._clock()
         attempt = 0
         while True:
             attempt += 1
-            if self.rate_limit is not None:
-                await self.rate_limit.aacquire()
             iterator: AsyncIterator[C] | None = None
             try:
-                iterator = await open_stream()
+                iterator = open_stream()
                 first = await iterator.__anext__()
             except StopAsyncIteration:
                 return

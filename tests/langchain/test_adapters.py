@@ -174,7 +174,7 @@ def test_llm_batches_prompts_concurrently_through_the_backend(local_backend: Loc
 def test_no_network_or_model_load_in_init(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HF_TOKEN", raising=False)
     llm = ChatHF(model="meta-llama/Llama-3.1-8B-Instruct", provider="auto")
-    assert isinstance(llm.client, HubBackend) and llm.client._client is None
+    assert isinstance(llm.client, HubBackend) and llm.client.transport._client is None
     local = ChatHF()
     assert isinstance(local.client, LocalBackend) and not local.client._llm.loaded
     assert "hf_" not in repr(ChatHF(base_url="http://127.0.0.1:9", api_key="hf_" + "z" * 30))

@@ -220,7 +220,7 @@ def test_anchor_emits_instrumentation_events(local_backend: LocalBackend) -> Non
 def test_anchor_no_network_and_no_print_in_init(monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
     monkeypatch.delenv("HF_TOKEN", raising=False)
     llm = HFLLM(model="meta-llama/Llama-3.1-8B-Instruct", provider="auto")
-    assert isinstance(llm.client, HubBackend) and llm.client._client is None
+    assert isinstance(llm.client, HubBackend) and llm.client.transport._client is None
     HFEmbedding(model_name="BAAI/bge-small-en-v1.5", provider="hf-inference")
     assert capsys.readouterr() == ("", "")
 

@@ -6,12 +6,15 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError
 from .base import Backend
+from .fallback import FallbackBackend
 from .hub import HubBackend
+from .transport import InProcessTransport, Transport
 
 if TYPE_CHECKING:
     from .local import LocalBackend
 
-__all__ = ["Backend", "HubBackend", "LocalBackend", "resolve_backend"]
+__all__ = ["Backend", "FallbackBackend", "HubBackend", "LocalBackend", "Transport", "InProcessTransport",
+           "resolve_backend"]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,10 +1,16 @@
-"""Translate what huggingface_hub and httpx2 raise into the hfbridge error hierarchy."""
+"""Translate what huggingface_hub and httpx2 raise into the hfbridge error hierarchy, through one type table.
+
+As httpx's ``map_exceptions``: the first row whose type the exception is an instance of decides (so subclasses
+come before their bases). HTTP errors go on to one status table. Nothing here reads a message to decide.
+"""
 
 from __future__ import annotations
 
 import email.utils
+import json
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx2
@@ -28,6 +34,20 @@ _HINTS = {
     403: "the token has no permission for this model or provider (check its scopes, gated-model access)",
     404: "no such model, endpoint or route (check the model id, base_url and provider)",
     413: "the request body is too large: send fewer texts per request (lower batch_size)",
+    501: "the server does not implement this task",
+}
+
+#: Statuses that are never transient, by the error they become (the rest: 429, 503, 408/425/5xx below).
+_STATUS: dict[int, type[errors.HFBridgeError]] = {
+    400: errors.BadRequestError,
+    401: errors.AuthenticationError,
+    402: errors.QuotaExceededError,
+    403: errors.AuthenticationError,
+    404: errors.NotFoundError,
+    413: errors.PayloadTooLargeError,
+    422: errors.BadRequestError,
+    424: errors.GenerationError,
+    501: errors.UnsupportedTaskError,
 }
 
 
@@ -80,62 +100,84 @@ def from_response(
         "url": url,
     }
     retry_after = parse_retry_after(response.headers.get("retry-after"))
-    if body.get("error_type") == "unsupported":  # hfbridge's protocol server: the backend cannot run the task
-        return errors.UnsupportedTaskError(text)
     if status == 429:
         return errors.RateLimitedError(text, retry_after=retry_after, **common)
-    # A scaled-to-zero Inference Endpoint answers a bare 503 while it starts: that is loading, not an outage.
-    if status == 503 and (wakes_on_503 or "estimated_time" in body or "loading" in (server_message or "").lower()):
+    # A scaled-to-zero Inference Endpoint answers a bare 503 while it starts: that is loading, not an outage. A
+    # model loading on hf-inference says so in its body ("estimated_time").
+    if status == 503 and (wakes_on_503 or "estimated_time" in body):
         # The error keeps estimated_time only if it is a usable number of seconds (not "soon", NaN or negative).
         return errors.ModelLoadingError(
             text, estimated_time=body.get("estimated_time"), retry_after=retry_after, **common
         )
-    if status in (408, 425) or status >= 500:
+    error_class = _STATUS.get(status)
+    if error_class is errors.UnsupportedTaskError:
+        return errors.UnsupportedTaskError(text)
+    if error_class is None and (status in (408, 425) or status >= 500):
         return errors.ServerError(text, retry_after=retry_after, **common)
-    error_class: type[errors.APIError] = {
-        400: errors.BadRequestError,
-        401: errors.AuthenticationError,
-        402: errors.QuotaExceededError,
-        403: errors.AuthenticationError,
-        404: errors.NotFoundError,
-        413: errors.PayloadTooLargeError,
-        422: errors.BadRequestError,
-        424: errors.GenerationError,
-    }.get(status, errors.APIError)
-    return error_class(text, **common)
+    return (error_class or errors.APIError)(text, **common)  # type: ignore[call-arg]
+
+
+Mapper = Callable[[Any, SecretStr | None, bool], errors.HFBridgeError]
+
+
+def _http(exc: HfHubHTTPError, token: SecretStr | None, wakes: bool) -> errors.HFBridgeError:
+    if exc.response is None:
+        return errors.BackendUnavailableError(f"no answer: {redact(str(exc), token)}")
+    return from_response(exc.response, getattr(exc, "server_message", None), token, wakes)
+
+
+def _generation(kind: Callable[[str], errors.HFBridgeError]) -> Mapper:
+    """An error raised for a TGI ``error_type``: from an HTTP answer (its cause has the response) or an error event
+    inside a 200 stream."""
+
+    def mapper(exc: TextGenerationError, token: SecretStr | None, wakes: bool) -> errors.HFBridgeError:
+        cause = exc.__cause__
+        if isinstance(cause, HfHubHTTPError) and cause.response is not None:
+            return from_response(cause.response, str(exc), token, wakes)
+        return kind(redact(str(exc), token))
+
+    return mapper
+
+
+def _timeout(exc: Exception, token: SecretStr | None, wakes: bool) -> errors.HFBridgeError:
+    # Timing out while connecting (or waiting for a pooled connection) means nothing was sent.
+    unsent = isinstance(exc.__cause__ or exc, (httpx2.ConnectTimeout, httpx2.PoolTimeout))
+    return errors.InferenceTimeoutError(
+        f"no answer within the timeout: {redact(str(exc), token)}", request_sent=not unsent
+    )
+
+
+def _unexpected(exc: Exception, token: SecretStr | None, wakes: bool) -> errors.HFBridgeError:
+    return errors.APIError(f"unexpected response from the server: {redact(repr(exc), token)}")
+
+
+#: The one type table: (what the client raised, how it becomes an hfbridge error); the first match wins.
+TABLE: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], Mapper], ...] = (
+    (errors.HFBridgeError, lambda exc, token, wakes: exc),
+    ((HubTimeoutError, httpx2.TimeoutException), _timeout),
+    (HfHubHTTPError, _http),
+    (OverloadedError, _generation(lambda message: errors.ServerError(f"server overloaded: {message}"))),
+    (ValidationError, _generation(lambda message: errors.BadRequestError(f"invalid request: {message}",
+                                                                         status_code=422))),
+    ((HubGenerationError, IncompleteGenerationError),
+     _generation(lambda message: errors.GenerationError(f"generation failed: {message}", status_code=424))),
+    (TextGenerationError,
+     _generation(lambda message: errors.ServerError(f"server error during generation: {message}"))),
+    ((httpx2.TransportError, httpx2.StreamError),
+     lambda exc, token, wakes: errors.BackendUnavailableError(
+         f"connection failed ({type(exc).__name__}): {redact(str(exc), token) or 'connection closed'}")),
+    # A body that is not the JSON the client expected: before ValueError, of which it is a subclass.
+    (json.JSONDecodeError, _unexpected),
+    # The client raises ValueError while building a request the target cannot serve (provider without the task,
+    # model not served by the provider, task not available on a URL): the call never left the machine.
+    (ValueError, lambda exc, token, wakes: errors.UnsupportedTaskError(redact(str(exc), token))),
+    ((KeyError, TypeError), _unexpected),
+)  # fmt: skip
 
 
 def translate(exc: BaseException, token: SecretStr | None, wakes_on_503: bool = False) -> errors.HFBridgeError:
     """Map one exception from the client onto the typed hierarchy. Messages never contain the token."""
-    if isinstance(exc, errors.HFBridgeError):
-        return exc
-    if isinstance(exc, (HubTimeoutError, httpx2.TimeoutException)):
-        # Timing out while connecting (or waiting for a pooled connection) means nothing was sent.
-        unsent = isinstance(exc.__cause__ or exc, (httpx2.ConnectTimeout, httpx2.PoolTimeout))
-        return errors.InferenceTimeoutError(
-            f"no answer within the timeout: {redact(str(exc), token)}", request_sent=not unsent
-        )
-    if isinstance(exc, HfHubHTTPError) and exc.response is not None:
-        return from_response(exc.response, getattr(exc, "server_message", None), token, wakes_on_503)
-    if isinstance(exc, TextGenerationError):
-        cause = exc.__cause__
-        if isinstance(cause, HfHubHTTPError) and cause.response is not None:
-            return from_response(cause.response, str(exc), token, wakes_on_503)
-        # An error event inside a 200 stream (TGI "error_type").
-        message = redact(str(exc), token)
-        if isinstance(exc, OverloadedError):
-            return errors.ServerError(f"server overloaded: {message}", status_code=None)
-        if isinstance(exc, ValidationError):
-            return errors.BadRequestError(f"invalid request: {message}", status_code=422)
-        if isinstance(exc, (HubGenerationError, IncompleteGenerationError)):
-            return errors.GenerationError(f"generation failed: {message}", status_code=424)
-        return errors.ServerError(f"server error during generation: {message}")
-    if isinstance(exc, (httpx2.TransportError, httpx2.StreamError)):
-        return errors.BackendUnavailableError(
-            f"connection failed ({type(exc).__name__}): {redact(str(exc), token) or 'connection closed'}"
-        )
-    if isinstance(exc, ValueError) and "not supported" in str(exc):
-        return errors.UnsupportedTaskError(redact(str(exc), token))
-    if isinstance(exc, (ValueError, KeyError, TypeError)):
-        return errors.APIError(f"unexpected response from the server: {redact(repr(exc), token)}")
+    for types, mapper in TABLE:
+        if isinstance(exc, types):
+            return mapper(exc, token, wakes_on_503)
     raise exc

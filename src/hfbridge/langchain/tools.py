@@ -12,10 +12,11 @@ from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
 from langchain_core.tools import BaseTool, ToolException
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError
 
 from ..backends import Backend
 from ..errors import HFBridgeError
+from ..tasks import TASKS
 from ._config import BackendFields
 
 __all__ = [
@@ -25,6 +26,10 @@ __all__ = [
     "TextToImageTool",
     "hf_tools",
 ]
+
+
+# Names, descriptions and argument schemas are declared once, with the tasks (hfbridge.tasks).
+_TOOLS = {task.tool.name: task.tool for task in TASKS if task.tool is not None}
 
 
 def _validation_message(error: ValidationError) -> str:
@@ -48,26 +53,12 @@ class _HFTool(BackendFields, BaseTool):
     handle_validation_error: bool | str | Any = _validation_message
 
 
-class TextInput(BaseModel):
-    text: str = Field(min_length=1, description="The text to analyse.")
-
-    @field_validator("text")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("text must not be blank")
-        return value
-
-
 class TextClassificationTool(_HFTool):
     """Sentiment (or any text-classification model): labels with scores, best first."""
 
-    name: str = "text_classification"
-    description: str = (
-        "Classify the sentiment of a text (positive or negative). Input: the text. "
-        "Output: JSON list of {label, score}, best first."
-    )
-    args_schema: type[BaseModel] = TextInput
+    name: str = _TOOLS["text_classification"].name
+    description: str = _TOOLS["text_classification"].description
+    args_schema: type[BaseModel] = _TOOLS["text_classification"].args
     top_k: int | None = Field(default=None, description="Return only the k best labels.")
 
     def _run(self, text: str, run_manager: CallbackManagerForToolRun | None = None) -> str:
@@ -81,22 +72,12 @@ class TextClassificationTool(_HFTool):
         return json.dumps([label.model_dump() for label in labels])
 
 
-class ZeroShotInput(TextInput):
-    labels: list[str] | None = Field(
-        default=None, description="Candidate labels; omit to use the labels the tool was built with."
-    )
-    multi_label: bool = Field(default=False, description="Score each label independently.")
-
-
 class ZeroShotClassificationTool(_HFTool):
     """Rank candidate labels for a text; labels fixed at construction or given per call."""
 
-    name: str = "zero_shot_classification"
-    description: str = (
-        "Classify the topic of a text: which of the candidate labels fits it best. Input: text and optional "
-        "labels. Output: JSON list of {label, score}, best first."
-    )
-    args_schema: type[BaseModel] = ZeroShotInput
+    name: str = _TOOLS["zero_shot_classification"].name
+    description: str = _TOOLS["zero_shot_classification"].description
+    args_schema: type[BaseModel] = _TOOLS["zero_shot_classification"].args
     labels: list[str] | None = Field(default=None, description="Default candidate labels.")
 
     def _labels(self, labels: list[str] | None) -> list[str]:
@@ -132,21 +113,12 @@ class ZeroShotClassificationTool(_HFTool):
         return json.dumps([item.model_dump() for item in result])
 
 
-class NERInput(TextInput):
-    entity_types: list[str] | None = Field(
-        default=None, description="Keep only these entity groups, e.g. ['PER', 'ORG', 'LOC', 'MISC']."
-    )
-
-
 class NERTool(_HFTool):
     """Named entities with their group, text span and score."""
 
-    name: str = "named_entity_recognition"
-    description: str = (
-        "Find named entities (people PER, organisations ORG, locations LOC, other MISC) in a text. "
-        "Output: JSON list of {entity_group, word, start, end, score}."
-    )
-    args_schema: type[BaseModel] = NERInput
+    name: str = _TOOLS["named_entity_recognition"].name
+    description: str = _TOOLS["named_entity_recognition"].description
+    args_schema: type[BaseModel] = _TOOLS["named_entity_recognition"].args
 
     @staticmethod
     def _filtered(entities: Sequence[Any], types: list[str] | None) -> str:
@@ -172,18 +144,12 @@ class NERTool(_HFTool):
         return self._filtered(entities, entity_types)
 
 
-class ImageInput(BaseModel):
-    prompt: str = Field(min_length=1, description="What the image should show.")
-    width: int | None = Field(default=None, ge=64, le=2048, description="Width in pixels.")
-    height: int | None = Field(default=None, ge=64, le=2048, description="Height in pixels.")
-
-
 class TextToImageTool(_HFTool):
     """Generate an image, save it as PNG, return its path."""
 
-    name: str = "text_to_image"
-    description: str = "Generate an image from a text prompt. Output: the path of the saved PNG file."
-    args_schema: type[BaseModel] = ImageInput
+    name: str = _TOOLS["text_to_image"].name
+    description: str = _TOOLS["text_to_image"].description
+    args_schema: type[BaseModel] = _TOOLS["text_to_image"].args
     output_dir: Path = Field(default_factory=lambda: Path(tempfile.gettempdir()) / "hfbridge-images")
 
     def _save(self, image: Any) -> str:

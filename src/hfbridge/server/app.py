@@ -78,8 +78,8 @@ def _error(status: int, message: str, error_type: str | None = None, headers: di
 def _from_exception(exc: Exception) -> JSONResponse:
     if isinstance(exc, errors.InvalidInputError | errors.ConfigurationError):
         return _error(422, str(exc), "validation")
-    if isinstance(exc, errors.UnsupportedTaskError):
-        return _error(400, str(exc), "unsupported")
+    if isinstance(exc, errors.UnsupportedTaskError):  # 501 Not Implemented: clients map it by status alone
+        return _error(501, str(exc), "unsupported")
     if isinstance(exc, errors.APIError):
         headers = {}
         retry_after = getattr(exc, "retry_after", None)

@@ -20,12 +20,21 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
 from ...errors import BadRequestError, ConfigurationError, GenerationError, HFBridgeError, UnsupportedTaskError
 from ...ratelimit import RateLimit
 from ...retry import NO_RETRY, RetryPolicy
+from ...tasks import (
+    ChatRequest,
+    EmbeddingRequest,
+    GenerationRequest,
+    SimilarityRequest,
+    TextClassificationRequest,
+    TokenClassificationRequest,
+    ZeroShotRequest,
+)
 from ...types import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -39,7 +48,8 @@ from ...types import (
     ToolCallDelta,
     Usage,
 )
-from ..base import Backend, ChatRequest, EmbeddingOptions, GenerationRequest
+from ..base import Backend
+from ..transport import InProcessTransport
 from ._classifiers import (
     NER_INSTALL,
     NER_PACKAGES,
@@ -77,6 +87,9 @@ _FINISH_TGI = {"stop": "eos_token", "length": "length"}
 class LocalBackend(Backend):
     """Runs every task on models shipped inside PyPI packages. Same methods, results and errors as HubBackend.
 
+    Its transport calls the task hooks below (``_chat``, ``_embed``...: each task's ``local`` names its hook); a
+    task without one raises :class:`~hfbridge.errors.UnsupportedTaskError`.
+
     Args:
         chat_model: a packaged model id (default SmolLM2-135M-Instruct), an installed opt-in model
             (``"qwen2.5-coder-1.5b"``, see ``hfbridge models install``), or a path to any chat GGUF.
@@ -113,6 +126,7 @@ class LocalBackend(Backend):
         **limits: Any,
     ) -> None:
         super().__init__(
+            InProcessTransport(self, name="local", model_id=chat_model),
             retry=retry or NO_RETRY, rate_limit=rate_limit, batch_size=batch_size,
             max_concurrency=max_concurrency or max(1, os.cpu_count() or 1), **limits,
         )  # fmt: skip
@@ -138,10 +152,6 @@ class LocalBackend(Backend):
         )
 
     @property
-    def model_id(self) -> str:
-        return self.chat_model
-
-    @property
     def models(self) -> dict[str, str]:
         """Which model serves which task."""
         return {
@@ -162,7 +172,7 @@ class LocalBackend(Backend):
             lazy.reset()
 
     def _check_model(self, requested: str | None, served: str) -> None:
-        if requested not in (None, "", served, self.chat_model, "dummy", "tgi"):
+        if requested not in (None, "", served, self.chat_model):
             raise UnsupportedTaskError(f"LocalBackend serves {served!r} for this task; {requested!r} is not local")
 
     # ------------------------------------------------------------------------------------------------ chat
@@ -192,7 +202,7 @@ class LocalBackend(Backend):
     ) -> tuple[dict[str, Any] | None, Usage | None]:
         """Step 1: which tool to call (``None``: answer in text). See ``_tools`` for the rules."""
         used = tools_used_since_user(request.messages)
-        functions = offered_tools(request.tools or [], request.tool_choice, used)
+        functions = offered_tools(list(request.tools or []), request.tool_choice, used)
         allow_none = request.tool_choice in (None, "auto")
         if not functions:
             return None, None
@@ -259,7 +269,7 @@ class LocalBackend(Backend):
         """The tools offered to the model now. Under "auto", as in the grammar steps, a tool already called after
         the latest user message is not offered again: measured, the 1.5B otherwise calls the same tool again and
         again after its result. So an agent always ends; chains of different tools still work."""
-        tools = request.tools or []
+        tools = list(request.tools or [])
         if request.tool_choice not in (None, "auto"):
             return tools
         used = tools_used_since_user(request.messages)
@@ -457,30 +467,30 @@ class LocalBackend(Backend):
         return generate()
 
     # --------------------------------------------------------------------------------------- encoder tasks
-    def _embed(self, texts: list[str], options: EmbeddingOptions) -> list[list[float]]:
-        self._check_model(options.model, EMBEDDING_MODEL)
-        normalize = options.normalize if options.normalize is not None else True
-        return self._embedder.get().embed(texts, normalize=normalize).tolist()
+    def _embed(self, request: EmbeddingRequest) -> list[list[float]]:
+        self._check_model(request.model, EMBEDDING_MODEL)
+        normalize = request.normalize if request.normalize is not None else True
+        return self._embedder.get().embed(list(request.texts), normalize=normalize).tolist()
 
-    def _similarity(self, source: str, sentences: list[str], model: str | None) -> list[float]:
-        self._check_model(model, EMBEDDING_MODEL)
-        vectors = self._embedder.get().embed([source, *sentences], normalize=True)
+    def _similarity(self, request: SimilarityRequest) -> list[float]:
+        self._check_model(request.model, EMBEDDING_MODEL)
+        vectors = self._embedder.get().embed([request.source, *request.sentences], normalize=True)
         return [float(score) for score in vectors[1:] @ vectors[0]]
 
-    def _classify(self, text: str, top_k: int | None, model: str | None) -> list[ClassificationLabel]:
-        self._check_model(model, SENTIMENT_MODEL)
-        labels = self._sentiment.get().classify(text)
-        return labels[:top_k] if top_k else labels
+    def _classify(self, request: TextClassificationRequest) -> list[ClassificationLabel]:
+        self._check_model(request.model, SENTIMENT_MODEL)
+        labels = self._sentiment.get().classify(request.text)
+        return labels[: request.top_k] if request.top_k else labels
 
-    def _zero_shot(
-        self, text: str, labels: list[str], multi_label: bool, hypothesis_template: str | None, model: str | None
-    ) -> list[ClassificationLabel]:
-        self._check_model(model, EMBEDDING_MODEL)
-        return self._zero_shot_model.get().classify(text, labels, multi_label, hypothesis_template)
+    def _zero_shot(self, request: ZeroShotRequest) -> list[ClassificationLabel]:
+        self._check_model(request.model, EMBEDDING_MODEL)
+        return self._zero_shot_model.get().classify(
+            request.text, list(request.labels), request.multi_label, request.hypothesis_template
+        )
 
-    def _ner(self, text: str, model: str | None) -> list[EntityGroup]:
-        self._check_model(model, self.ner_model)
-        return self._ner_model.get().entities(text)
+    def _ner(self, request: TokenClassificationRequest) -> list[EntityGroup]:
+        self._check_model(request.model, self.ner_model)
+        return self._ner_model.get().entities(request.text)
 
 
 def _run(fn: Any) -> Any:
@@ -549,7 +559,7 @@ def _tool_finish(reason: str | None) -> str:
     return "length" if reason == "length" else "tool_calls"
 
 
-def _tgi_finish(reason: str | None, stop: list[str] | None, text: str) -> str:
+def _tgi_finish(reason: str | None, stop: Sequence[str] | None, text: str) -> str:
     if reason == "stop" and stop:
         return "stop_sequence"
     return _FINISH_TGI.get(reason or "", reason or "length")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,7 +124,7 @@ def _candidates(text: str) -> list[dict[str, Any]]:
     return found
 
 
-def native_history(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def native_history(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """The conversation in the OpenAI shape llama.cpp renders through the model's own template (tool calls as
     calls, results as ``tool`` messages), with text-only content and ``developer`` as ``system``. New dicts."""
     history: list[dict[str, Any]] = []

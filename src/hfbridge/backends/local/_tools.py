@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 #: Bounds added to constrained JSON where the schema sets none. A small model can loop inside a string or an array
@@ -28,7 +29,7 @@ MIN_STRING_BOUND = 128
 ARRAY_BOUND = 16
 
 
-def tools_used_since_user(messages: list[dict[str, Any]]) -> set[str]:
+def tools_used_since_user(messages: Sequence[dict[str, Any]]) -> set[str]:
     """Names of the tools the assistant already called after the latest user message."""
     used: set[str] = set()
     for message in reversed(messages):
@@ -141,7 +142,7 @@ def string_bound(history: list[dict[str, Any]]) -> int:
     return max(MIN_STRING_BOUND, longest + 32)
 
 
-def plain_history(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def plain_history(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """The conversation for a model without native tool support, tool calls and results told in prose (the model
     imitates whatever format it sees, so JSON here would come back as the answer). New dicts; inputs untouched."""
     names = {

@@ -1,0 +1,71 @@
+"""Image tasks: text-to-image."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from .. import _validation as check
+from ._spec import HubCall, Limits, Serving, Task, ToolInfo
+
+__all__ = ["TEXT_TO_IMAGE", "ImageRequest"]
+
+
+@dataclass(slots=True)
+class ImageRequest:
+    prompt: str
+    model: str | None = None
+    negative_prompt: str | None = None
+    width: int | None = None
+    height: int | None = None
+    num_inference_steps: int | None = None
+    guidance_scale: float | None = None
+    seed: int | None = None
+    extra: dict[str, Any] | None = None
+
+
+def _validate_image(request: ImageRequest, limits: Limits) -> ImageRequest:
+    check.check_text(request.prompt, "prompt", max_chars=limits.max_input_chars)
+    return request
+
+
+def _image_kwargs(request: ImageRequest, target: Any) -> dict[str, Any]:
+    return {
+        "negative_prompt": request.negative_prompt,
+        "width": request.width,
+        "height": request.height,
+        "num_inference_steps": request.num_inference_steps,
+        "guidance_scale": request.guidance_scale,
+        "seed": request.seed,
+        "model": target.task_model(request.model, "text-to-image"),
+        **({"extra_body": request.extra} if request.extra else {}),
+    }
+
+
+class ImageInput(BaseModel):
+    prompt: str = Field(min_length=1, description="What the image should show.")
+    width: int | None = Field(default=None, ge=64, le=2048, description="Width in pixels.")
+    height: int | None = Field(default=None, ge=64, le=2048, description="Height in pixels.")
+
+
+TEXT_TO_IMAGE: Task[ImageRequest, Any] = Task(
+    name="text_to_image",
+    pipeline_tag="text-to-image",
+    request=ImageRequest,
+    result="Image",
+    doc="""A PIL image for ``prompt``; ``extra`` is sent as provider parameters.""",
+    validate=_validate_image,
+    hub=HubCall(
+        send=lambda client, request, target: client.text_to_image(request.prompt, **_image_kwargs(request, target)),
+        parse=lambda image, request: image,
+    ),
+    local="_text_to_image",
+    serving=Serving(aliases=("image",)),
+    tool=ToolInfo(
+        name="text_to_image",
+        description="Generate an image from a text prompt. Output: the path of the saved PNG file.",
+        args=ImageInput,
+    ),
+)
