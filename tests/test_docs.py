@@ -360,7 +360,7 @@ def test_block(block: Block, request: pytest.FixtureRequest) -> None:
     before = len(server.seen)
     block.example.namespace.clear()
     block.example.evaluate()
-    if re.search(r"HubBackend|model=|base_url=", str(block.example.parsed)):
+    if re.search(r"HubBackend|\bmodel=|base_url=", str(block.example.parsed)):
         assert len(server.seen) > before, f"{block.id} names a Hub model or URL but sent nothing through the fixture"
 
 
