@@ -26,6 +26,8 @@ class Recorded:
 class RecordingServer:
     """``with RecordingServer(status=..., body=..., headers=..., delay=...) as server: server.url, server.requests``.
 
+    ``body`` is sent as JSON, or as it is when it is ``bytes`` (with ``headers["content-type"]`` if given).
+
     ``headers`` values may contain ``{authorization}``, replaced by the request's Authorization header (an echo).
     """
 
@@ -53,10 +55,12 @@ class RecordingServer:
                 )  # fmt: skip
                 if double.delay:
                     time.sleep(double.delay)
-                payload = json.dumps(double.body).encode()
+                raw = isinstance(double.body, bytes)  # bytes are sent as they are (audio, HTML), anything else as JSON
+                payload = double.body if raw else json.dumps(double.body).encode()
                 try:
                     self.send_response(double.status)
-                    self.send_header("content-type", "application/json")
+                    if not raw or "content-type" not in {name.lower() for name in double.headers}:
+                        self.send_header("content-type", "application/octet-stream" if raw else "application/json")
                     self.send_header("content-length", str(len(payload)))
                     echo = self.headers.get("authorization") or ""
                     for name, value in double.headers.items():

@@ -34,18 +34,27 @@ from .errors import (
 from .ratelimit import RateLimit
 from .retry import RetryPolicy
 from .types import (
+    Audio,
+    BoundingBox,
     ChatCompletion,
     ChatCompletionChunk,
     ChatMessage,
     ClassificationLabel,
+    DetectedObject,
+    DocumentAnswer,
     EntityGroup,
+    ImageCaption,
+    ImageSegment,
     ResponseMeta,
     Results,
     TextGeneration,
     TextGenerationChunk,
     ToolCall,
     ToolCallDelta,
+    Transcription,
+    TranscriptionChunk,
     Usage,
+    VisualAnswer,
     response_meta,
 )
 
@@ -60,6 +69,10 @@ __all__ = [
     "BadRequestError", "PayloadTooLargeError", "AuthenticationError", "QuotaExceededError", "NotFoundError",
     "GenerationError", "RateLimitedError", "ModelLoadingError", "ServerError", "BackendUnavailableError",
     "InferenceTimeoutError", "StreamInterruptedError", "OutputTruncatedError", "ModelInstallError", "__version__",
+]  # fmt: skip
+__all__ += [
+    "Audio", "BoundingBox", "DetectedObject", "DocumentAnswer", "ImageCaption", "ImageSegment", "Transcription",
+    "TranscriptionChunk", "VisualAnswer",
 ]  # fmt: skip
 
 

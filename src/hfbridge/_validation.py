@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from .errors import InvalidInputError
@@ -147,3 +148,52 @@ def normalize_tools(tools: Any) -> list[dict[str, Any]] | None:
             {"type": "function", "function": {"parameters": {"type": "object", "properties": {}}, **function}}
         )
     return result or None
+
+
+_URL_PREFIXES = ("http://", "https://")
+
+
+def check_binary(
+    value: Any, what: str, *, sniff: Callable[[bytes], str | None], kind: str, accepted: str, urls: bool = True
+) -> bytes | Path | str:
+    """A file input (audio, an image...) as ``InferenceClient`` takes it: raw ``bytes`` (also ``bytearray`` /
+    ``memoryview``), a local path (``str`` or ``Path``), or an ``http(s)`` URL when ``urls``.
+
+    Local content is opened and its leading bytes given to ``sniff`` (a function returning its mime type or
+    ``None``): a missing, unreadable, empty or wrong kind of file is an :class:`InvalidInputError` naming ``what``,
+    ``kind`` ("an image") and what is ``accepted``. Returns what the client should send: bytes stay bytes (sent
+    with no content-type), a path becomes a ``Path`` (sent with its mime type), a URL stays a ``str`` (the client
+    downloads it)."""
+    if isinstance(value, (bytearray, memoryview)):
+        value = bytes(value)
+    if value is None:
+        raise InvalidInputError(f"{what} is None; pass {accepted}")
+    if isinstance(value, str):
+        if not value.strip():
+            raise InvalidInputError(f"{what} is an empty string; pass {accepted}")
+        if value.startswith(_URL_PREFIXES):
+            if not urls:
+                raise InvalidInputError(f"{what} is a URL; this backend reads local files and bytes only")
+            return value
+        value = Path(value)
+    if isinstance(value, Path):
+        if not value.is_file():
+            missing = not value.exists()
+            raise InvalidInputError(f"{what}: no such file: {value}" if missing else f"{what}: {value} is not a file")
+        try:
+            with value.open("rb") as handle:
+                head = handle.read(64)
+        except OSError as exc:
+            raise InvalidInputError(f"{what}: cannot read {value}: {exc.strerror or exc}") from None
+        if not head:
+            raise InvalidInputError(f"{what}: {value} is empty")
+        if sniff(head) is None:
+            raise InvalidInputError(f"{what}: {value} is not {kind} file ({accepted})")
+        return value
+    if isinstance(value, bytes):
+        if not value:
+            raise InvalidInputError(f"{what} is empty (0 bytes)")
+        if sniff(value) is None:
+            raise InvalidInputError(f"{what} is not {kind} file: its bytes start {value[:12]!r} ({accepted})")
+        return value
+    raise InvalidInputError(f"{what} must be {accepted}, got {type(value).__name__}")

@@ -18,6 +18,7 @@ import json
 import logging
 import sqlite3
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
@@ -182,8 +183,7 @@ class SQLiteCache(ResultCache):
         connection = sqlite3.connect(self.path, timeout=self.timeout, check_same_thread=False, isolation_level=None)
         try:
             self._check_owner(connection)  # reads only: a foreign file is left exactly as it was
-            if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                connection.execute("PRAGMA journal_mode=WAL")
+            self._use_wal(connection)
             with _transaction(connection):
                 self._check_owner(connection)  # again under the write lock: another process may have just created it
                 connection.execute(_SCHEMA)
@@ -196,6 +196,23 @@ class SQLiteCache(ResultCache):
             connection.close()
             raise
         return connection
+
+    def _use_wal(self, connection: sqlite3.Connection) -> None:
+        """Switch the file to WAL mode. The switch needs the file to itself and SQLite answers "database is locked"
+        at once (no busy wait) while another process has it open, e.g. two processes creating one new cache: wait
+        for the other one, which usually makes the switch itself, for up to ``timeout`` seconds."""
+        deadline = time.monotonic() + self.timeout
+        pause = 0.005
+        while connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            try:
+                connection.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) and "busy" not in str(error):
+                    raise
+                if time.monotonic() >= deadline:
+                    return  # still usable in the rollback-journal mode, whose writes wait for the lock as well
+                time.sleep(pause)
+                pause = min(pause * 2, 0.2)
 
     @staticmethod
     def _check_owner(connection: sqlite3.Connection) -> None:

@@ -32,6 +32,8 @@ from . import _validation as check
 from .backends import Backend, backend_from_spec
 from .errors import ConfigurationError, HFBridgeError, InvalidInputError
 from .ingest.cli import QdrantTarget, qdrant_options
+from .ingest.files import embed_into_file, partial_path
+from .ingest.jobs import chunked_embedding
 
 EXIT_USAGE = 2
 EXIT_BACKEND = 3
@@ -171,6 +173,9 @@ def embed(input_file: str, output: str | None, field: str, batch_size: int | Non
     With -o qdrant://COLLECTION the vectors go straight into a Qdrant collection (embedded on disk with
     --qdrant-path DIR, or a server with --qdrant-url URL; QDRANT_API_KEY for Qdrant Cloud), a chunk at a time:
     texts already in the collection are skipped, so an interrupted run resumes.
+
+    A .jsonl or .npy output is written a chunk at a time into OUTPUT.partial.jsonl and put in place when every
+    text is embedded: run the same command again after an interruption and it goes on from where it stopped.
     """
     qdrant = QdrantTarget.from_options(output, qdrant_path, qdrant_url)
     if output is not None and qdrant is None:
@@ -181,13 +186,25 @@ def embed(input_file: str, output: str | None, field: str, batch_size: int | Non
         with _reported():
             click.echo(qdrant.embed(backend, texts, batch_size, progress), err=True)
         return
-    with _reported():
-        vectors = backend.feature_extraction(texts, batch_size=batch_size, show_progress=progress)
+    if output is None:  # JSONL on stdout, a chunk at a time
+
+        def echo(start: int, vectors: list[list[float]]) -> None:
+            chunk = texts[start : start + len(vectors)]
+            click.echo("".join(_jsonl(field, text, vector) for text, vector in zip(chunk, vectors, strict=True)),
+                       nl=False)  # fmt: skip
+
+        with _reported():
+            chunked_embedding(backend, texts, echo, batch_size=batch_size, show_progress=progress)
+        click.echo(f"hfbridge: embedded {len(texts)} texts", err=True)
+        return
     try:
-        _write_vectors(output, field, texts, vectors)
+        with _reported():
+            report = embed_into_file(backend, texts, output, field=field, batch_size=batch_size,
+                                     show_progress=progress)  # fmt: skip
     except OSError as error:
         _usage_error(f"cannot write {output}: {error.strerror or error}")
-    click.echo(f"hfbridge: embedded {len(texts)} texts", err=True)
+    resumed = f" ({report.already_stored} already in {partial_path(output)})" if report.already_stored else ""
+    click.echo(f"hfbridge: embedded {report.embedded} texts{resumed}", err=True)
 
 
 def _check_output(output: str) -> None:
@@ -202,20 +219,8 @@ def _check_output(output: str) -> None:
         _usage_error(f"--output: {output!r} is not writable")
 
 
-def _write_vectors(output: str | None, field: str, texts: list[str], vectors: list[list[float]]) -> None:
-    if output is not None and output.lower().endswith(".npy"):
-        import numpy as np
-
-        np.save(output, np.asarray(vectors, dtype=np.float32))
-        return
-    lines = "".join(
-        json.dumps({field: text, "embedding": vector}) + "\n" for text, vector in zip(texts, vectors, strict=True)
-    )
-    if output is None:
-        click.echo(lines, nl=False)
-    else:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(lines)
+def _jsonl(field: str, text: str, vector: list[float]) -> str:
+    return json.dumps({field: text, "embedding": vector}) + "\n"
 
 
 def _read_texts(path: str, field: str) -> list[str]:

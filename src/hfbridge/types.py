@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,7 +25,26 @@ __all__ = [
     "ResponseMeta",
     "Results",
     "response_meta",
+    "ImageSource",
+    "AudioSource",
+    "Audio",
+    "Transcription",
+    "TranscriptionChunk",
+    "ImageCaption",
+    "BoundingBox",
+    "DetectedObject",
+    "ImageSegment",
+    "VisualAnswer",
+    "DocumentAnswer",
 ]
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
+else:
+    try:  # Pillow is optional (the `images` extra): without it a segment's mask is typed Any
+        from PIL.Image import Image as PILImage
+    except ImportError:  # pragma: no cover - Pillow is in every test environment
+        PILImage = Any
 
 T = TypeVar("T")
 
@@ -70,8 +90,9 @@ class Results(list[T], Generic[T]):
 
 
 def response_meta(result: Any) -> ResponseMeta | None:
-    """The :class:`ResponseMeta` of any result (a model, a :class:`Results` list, a PIL image), or ``None``."""
-    if isinstance(result, _Model | Results):
+    """The :class:`ResponseMeta` of any result (a model, a :class:`Results` list, :class:`Audio`, a PIL image), or
+    ``None``."""
+    if isinstance(result, _Model | Results | Audio):
         return result.meta
     info = getattr(result, "info", None)  # PIL images keep it in their info dict
     return info.get("hfbridge_meta") if isinstance(info, dict) else None
@@ -81,6 +102,8 @@ def attach_meta(result: Any, meta: ResponseMeta) -> Any:
     """Record ``meta`` on ``result`` (lists become :class:`Results`); returns the result to hand out."""
     if isinstance(result, _Model):
         object.__setattr__(result, "__pydantic_private__", {"meta": meta})
+    elif isinstance(result, Audio):
+        result.meta = meta
     elif isinstance(result, list):
         if not isinstance(result, Results):
             result = Results(result)
@@ -211,3 +234,98 @@ class EntityGroup(_Model):
     word: str
     start: int
     end: int
+
+
+# ========================================================================================================= media
+ImageSource = Union[bytes, str, Path, "PILImage"]
+"""An image as ``InferenceClient`` takes one: raw bytes, a local path (``str`` or ``Path``), an ``http(s)`` URL, or
+a PIL image (sent as PNG)."""
+
+AudioSource = bytes | str | Path
+"""Audio as ``InferenceClient`` takes it: raw bytes of a file (WAV, FLAC, MP3, OGG, WebM, M4A...), a local path, or
+an ``http(s)`` URL."""
+
+
+class Audio(bytes):
+    """Encoded audio (the bytes of a WAV / FLAC / MP3... file), as ``InferenceClient.text_to_speech`` returns it.
+
+    It is ``bytes`` in every way (write it to a file as is); ``content_type`` says which container it is
+    (``audio/flac``, ``audio/wav``...) and ``meta`` which backend produced it."""
+
+    content_type: str
+    meta: ResponseMeta | None
+
+    def __new__(cls, data: bytes, content_type: str = "application/octet-stream") -> Audio:
+        audio = super().__new__(cls, data)
+        audio.content_type = content_type
+        audio.meta = None
+        return audio
+
+    def __reduce__(self) -> Any:  # pickles as audio, not as the bytes' own reduction
+        return (Audio, (bytes(self), self.content_type))
+
+
+class TranscriptionChunk(_Model):
+    """A piece of a transcription with its ``(start, end)`` time in seconds (``end`` is ``None`` when the model
+    did not close the last piece)."""
+
+    text: str
+    timestamp: tuple[float, float | None]
+
+
+class Transcription(_Model):
+    """What automatic speech recognition heard. ``chunks`` (timed pieces) when the model gives them."""
+
+    text: str
+    chunks: list[TranscriptionChunk] | None = None
+
+
+class ImageCaption(_Model):
+    """The text image-to-text produced for an image (a caption, or the text read from it by OCR models)."""
+
+    generated_text: str
+
+
+class BoundingBox(_Model):
+    """A box in pixels of the input image: ``(xmin, ymin)`` top left, ``(xmax, ymax)`` bottom right."""
+
+    xmin: int
+    ymin: int
+    xmax: int
+    ymax: int
+
+
+class DetectedObject(_Model):
+    """One object found by object detection."""
+
+    label: str
+    score: float
+    box: BoundingBox
+
+
+class ImageSegment(_Model):
+    """One segment of an image: its label, a score (``None`` for semantic segmentation, which gives none) and its
+    mask, a PIL image of mode ``L`` the size of the input (255 inside the segment, 0 outside)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", arbitrary_types_allowed=True)
+
+    label: str
+    score: float | None
+    mask: PILImage
+
+
+class VisualAnswer(_Model):
+    """An answer to a question about an image."""
+
+    answer: str
+    score: float
+
+
+class DocumentAnswer(_Model):
+    """An answer read from a document image. ``start`` / ``end`` index the words the model read (OCR words), when
+    the model gives them."""
+
+    answer: str
+    score: float
+    start: int | None = None
+    end: int | None = None

@@ -27,6 +27,7 @@ from pydantic import SecretStr
 
 from .. import errors
 from .._secrets import redact
+from . import _wire
 
 _HINTS = {
     401: "the token is missing or invalid: set HF_TOKEN or pass token=",
@@ -151,6 +152,16 @@ def _unexpected(exc: Exception, token: SecretStr | None, wakes: bool) -> errors.
     return errors.APIError(f"unexpected response from the server: {redact(repr(exc), token)}")
 
 
+def _client_side(exc: Exception, token: SecretStr | None, wakes: bool) -> errors.HFBridgeError:
+    if _wire.raised_reading_response(exc) or isinstance(exc, IndexError):
+        return _unexpected(exc, token, wakes)
+    if isinstance(exc, (ConnectionError, TimeoutError)):  # a socket error outside httpx2's own types
+        return errors.BackendUnavailableError(f"connection failed ({type(exc).__name__}): {redact(str(exc), token)}")
+    if isinstance(exc, OSError):  # a local file the client could not open (it vanished after validation)
+        return errors.InvalidInputError(redact(str(exc), token))
+    return errors.UnsupportedTaskError(redact(str(exc), token))
+
+
 #: The one type table: (what the client raised, how it becomes an hfbridge error); the first match wins.
 TABLE: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], Mapper], ...] = (
     (errors.HFBridgeError, lambda exc, token, wakes: exc),
@@ -169,8 +180,10 @@ TABLE: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], Mapper
     # A body that is not the JSON the client expected: before ValueError, of which it is a subclass.
     (json.JSONDecodeError, _unexpected),
     # The client raises ValueError while building a request the target cannot serve (provider without the task,
-    # model not served by the provider, task not available on a URL): the call never left the machine.
-    (ValueError, lambda exc, token, wakes: errors.UnsupportedTaskError(redact(str(exc), token))),
+    # model not served by the provider, task not available on a URL): the call never left the machine. The same
+    # type raised while it read an answer (a JSON object where a list was due, bad base64) is a malformed answer,
+    # as are Pillow's errors for a body that is no image (OSError).
+    ((ValueError, OSError, IndexError), _client_side),
     ((KeyError, TypeError), _unexpected),
 )  # fmt: skip
 

@@ -5,8 +5,9 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
+from ..tasks.audio import AUTOMATIC_SPEECH_RECOGNITION, TEXT_TO_SPEECH, SpeechRecognitionRequest, SpeechRequest
 from ..tasks.generation import CHAT, TEXT_GENERATION, ChatRequest, GenerationRequest
 from ..tasks.image import TEXT_TO_IMAGE, ImageRequest
 from ..tasks.text import (
@@ -21,15 +22,38 @@ from ..tasks.text import (
     TokenClassificationRequest,
     ZeroShotRequest,
 )
+from ..tasks.vision import (
+    DOCUMENT_QUESTION_ANSWERING,
+    IMAGE_CLASSIFICATION,
+    IMAGE_SEGMENTATION,
+    IMAGE_TO_TEXT,
+    OBJECT_DETECTION,
+    VISUAL_QUESTION_ANSWERING,
+    DocumentQuestionRequest,
+    ImageClassificationRequest,
+    ImageSegmentationRequest,
+    ImageToTextRequest,
+    ObjectDetectionRequest,
+    VisualQuestionRequest,
+)
 from ..types import (
+    Audio,
+    AudioSource,
     ChatCompletion,
     ChatCompletionChunk,
     ClassificationLabel,
+    DetectedObject,
+    DocumentAnswer,
     EntityGroup,
+    ImageCaption,
+    ImageSegment,
+    ImageSource,
     Results,
     TextGeneration,
     TextGenerationChunk,
     ToolChoice,
+    Transcription,
+    VisualAnswer,
 )
 from ._runner import Runner
 
@@ -40,6 +64,58 @@ if TYPE_CHECKING:
 class TaskMethods(Runner):
     """Every task as sync, async and streaming methods; each validates its arguments, then runs
     through the backend's layers (``backends/_pipeline.py``)."""
+
+    def automatic_speech_recognition(
+        self,
+        audio: AudioSource,
+        *,
+        model: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> Transcription:
+        """The text spoken in ``audio`` (bytes of a WAV / FLAC / MP3... file, a path, or an http(s) URL).
+
+        ``extra`` is sent as provider parameters (``{"return_timestamps": True}`` asks hf-inference Whisper models
+        for timed ``chunks``).
+        """
+        return self._run(AUTOMATIC_SPEECH_RECOGNITION, SpeechRecognitionRequest(audio, model=model, extra=extra))
+
+    async def aautomatic_speech_recognition(
+        self,
+        audio: AudioSource,
+        *,
+        model: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> Transcription:
+        """The async twin of :meth:`automatic_speech_recognition`.
+
+        The text spoken in ``audio`` (bytes of a WAV / FLAC / MP3... file, a path, or an http(s) URL).
+
+        ``extra`` is sent as provider parameters (``{"return_timestamps": True}`` asks hf-inference Whisper models
+        for timed ``chunks``).
+        """
+        return await self._arun(AUTOMATIC_SPEECH_RECOGNITION, SpeechRecognitionRequest(audio, model=model, extra=extra))
+
+    def text_to_speech(self, text: str, *, model: str | None = None, extra: dict[str, Any] | None = None) -> Audio:
+        """``text`` spoken, as the bytes of an audio file (:class:`~hfbridge.types.Audio`: ``bytes`` with a
+        ``content_type``, ``audio/flac`` from the Hugging Face API). ``extra`` is sent as provider parameters (a
+        voice, a speed...).
+        """
+        return self._run(TEXT_TO_SPEECH, SpeechRequest(text, model=model, extra=extra))
+
+    async def atext_to_speech(
+        self,
+        text: str,
+        *,
+        model: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> Audio:
+        """The async twin of :meth:`text_to_speech`.
+
+        ``text`` spoken, as the bytes of an audio file (:class:`~hfbridge.types.Audio`: ``bytes`` with a
+        ``content_type``, ``audio/flac`` from the Hugging Face API). ``extra`` is sent as provider parameters (a
+        voice, a speed...).
+        """
+        return await self._arun(TEXT_TO_SPEECH, SpeechRequest(text, model=model, extra=extra))
 
     def chat_completion(
         self,
@@ -532,3 +608,183 @@ class TaskMethods(Runner):
         Named entities, aggregated into groups (PER, ORG, LOC, MISC, ...) with character offsets.
         """
         return await self._arun(TOKEN_CLASSIFICATION, TokenClassificationRequest(text, model=model))
+
+    def image_classification(
+        self,
+        image: ImageSource,
+        *,
+        top_k: int | None = None,
+        model: str | None = None,
+    ) -> Results[ClassificationLabel]:
+        """Labels for ``image`` with scores, best first. ``image``: bytes of an image file, a path, an http(s)
+        URL or a PIL image.
+        """
+        return self._run(IMAGE_CLASSIFICATION, ImageClassificationRequest(image, top_k=top_k, model=model))
+
+    async def aimage_classification(
+        self,
+        image: ImageSource,
+        *,
+        top_k: int | None = None,
+        model: str | None = None,
+    ) -> Results[ClassificationLabel]:
+        """The async twin of :meth:`image_classification`.
+
+        Labels for ``image`` with scores, best first. ``image``: bytes of an image file, a path, an http(s)
+        URL or a PIL image.
+        """
+        return await self._arun(IMAGE_CLASSIFICATION, ImageClassificationRequest(image, top_k=top_k, model=model))
+
+    def image_to_text(self, image: ImageSource, *, model: str | None = None) -> ImageCaption:
+        """Text for ``image``: a caption, or the text in it (OCR models); ``image`` as in
+        :meth:`image_classification`.
+        """
+        return self._run(IMAGE_TO_TEXT, ImageToTextRequest(image, model=model))
+
+    async def aimage_to_text(self, image: ImageSource, *, model: str | None = None) -> ImageCaption:
+        """The async twin of :meth:`image_to_text`.
+
+        Text for ``image``: a caption, or the text in it (OCR models); ``image`` as in
+        :meth:`image_classification`.
+        """
+        return await self._arun(IMAGE_TO_TEXT, ImageToTextRequest(image, model=model))
+
+    def object_detection(
+        self,
+        image: ImageSource,
+        *,
+        threshold: float | None = None,
+        model: str | None = None,
+    ) -> Results[DetectedObject]:
+        """Objects in ``image``: label, score and pixel box; ``threshold`` (0-1) drops less certain ones.
+        ``image`` as in :meth:`image_classification`.
+        """
+        return self._run(OBJECT_DETECTION, ObjectDetectionRequest(image, threshold=threshold, model=model))
+
+    async def aobject_detection(
+        self,
+        image: ImageSource,
+        *,
+        threshold: float | None = None,
+        model: str | None = None,
+    ) -> Results[DetectedObject]:
+        """The async twin of :meth:`object_detection`.
+
+        Objects in ``image``: label, score and pixel box; ``threshold`` (0-1) drops less certain ones.
+        ``image`` as in :meth:`image_classification`.
+        """
+        return await self._arun(OBJECT_DETECTION, ObjectDetectionRequest(image, threshold=threshold, model=model))
+
+    def image_segmentation(
+        self,
+        image: ImageSource,
+        *,
+        subtask: Literal['instance', 'panoptic', 'semantic'] | None = None,
+        threshold: float | None = None,
+        mask_threshold: float | None = None,
+        overlap_mask_area_threshold: float | None = None,
+        model: str | None = None,
+    ) -> Results[ImageSegment]:
+        """Segments of ``image``: label, score and a mask (a PIL image of mode ``L``, the input's size).
+        ``image`` as in :meth:`image_classification`; thresholds are between 0 and 1.
+        """
+        return self._run(IMAGE_SEGMENTATION, ImageSegmentationRequest(
+            image,
+            subtask=subtask,
+            threshold=threshold,
+            mask_threshold=mask_threshold,
+            overlap_mask_area_threshold=overlap_mask_area_threshold,
+            model=model,
+        ))
+
+    async def aimage_segmentation(
+        self,
+        image: ImageSource,
+        *,
+        subtask: Literal['instance', 'panoptic', 'semantic'] | None = None,
+        threshold: float | None = None,
+        mask_threshold: float | None = None,
+        overlap_mask_area_threshold: float | None = None,
+        model: str | None = None,
+    ) -> Results[ImageSegment]:
+        """The async twin of :meth:`image_segmentation`.
+
+        Segments of ``image``: label, score and a mask (a PIL image of mode ``L``, the input's size).
+        ``image`` as in :meth:`image_classification`; thresholds are between 0 and 1.
+        """
+        return await self._arun(IMAGE_SEGMENTATION, ImageSegmentationRequest(
+            image,
+            subtask=subtask,
+            threshold=threshold,
+            mask_threshold=mask_threshold,
+            overlap_mask_area_threshold=overlap_mask_area_threshold,
+            model=model,
+        ))
+
+    def visual_question_answering(
+        self,
+        image: ImageSource,
+        question: str,
+        *,
+        top_k: int | None = None,
+        model: str | None = None,
+    ) -> Results[VisualAnswer]:
+        """Answers to ``question`` about ``image``, with scores. ``image`` as in :meth:`image_classification`."""
+        return self._run(VISUAL_QUESTION_ANSWERING, VisualQuestionRequest(image, question, top_k=top_k, model=model))
+
+    async def avisual_question_answering(
+        self,
+        image: ImageSource,
+        question: str,
+        *,
+        top_k: int | None = None,
+        model: str | None = None,
+    ) -> Results[VisualAnswer]:
+        """The async twin of :meth:`visual_question_answering`.
+
+        Answers to ``question`` about ``image``, with scores. ``image`` as in :meth:`image_classification`.
+        """
+        return await self._arun(VISUAL_QUESTION_ANSWERING, VisualQuestionRequest(
+            image,
+            question,
+            top_k=top_k,
+            model=model,
+        ))
+
+    def document_question_answering(
+        self,
+        image: ImageSource,
+        question: str,
+        *,
+        top_k: int | None = None,
+        model: str | None = None,
+    ) -> Results[DocumentAnswer]:
+        """Answers to ``question`` read from a document ``image`` (an invoice, a form, a scanned page), with
+        scores. ``image`` as in :meth:`image_classification`.
+        """
+        return self._run(DOCUMENT_QUESTION_ANSWERING, DocumentQuestionRequest(
+            image,
+            question,
+            top_k=top_k,
+            model=model,
+        ))
+
+    async def adocument_question_answering(
+        self,
+        image: ImageSource,
+        question: str,
+        *,
+        top_k: int | None = None,
+        model: str | None = None,
+    ) -> Results[DocumentAnswer]:
+        """The async twin of :meth:`document_question_answering`.
+
+        Answers to ``question`` read from a document ``image`` (an invoice, a form, a scanned page), with
+        scores. ``image`` as in :meth:`image_classification`.
+        """
+        return await self._arun(DOCUMENT_QUESTION_ANSWERING, DocumentQuestionRequest(
+            image,
+            question,
+            top_k=top_k,
+            model=model,
+        ))

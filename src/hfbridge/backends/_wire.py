@@ -97,6 +97,28 @@ def known_providers() -> set[str] | None:
     return None if providers is None else set(providers) | {"auto"}
 
 
+#: The functions with which the client reads an answer it received (after ``_inner_post`` returned): an error
+#: raised inside one of them is a malformed answer, not a request the client refused to build.
+_READERS = frozenset({
+    "parse_obj", "parse_obj_as_list", "parse_obj_as_instance", "get_response", "_b64_to_image", "_bytes_to_image",
+    "_bytes_to_dict", "_bytes_to_list",
+})  # fmt: skip
+_INFERENCE_DIR = os.path.join("huggingface_hub", "inference", "")
+
+
+def raised_reading_response(exc: BaseException) -> bool:
+    """Whether ``exc`` came from huggingface_hub reading an answer (a ``ValueError`` of ``parse_obj_as_list`` for a
+    JSON object where a list was expected, Pillow's error for HTML where an image was), rather than from building
+    the request (``ValueError``: provider without the task, model not served). Read from the traceback: a
+    huggingface_hub that renames these readers makes this answer False, the old behaviour."""
+    frames = []
+    traceback = exc.__traceback__
+    while traceback is not None:
+        frames.append(traceback.tb_frame.f_code)
+        traceback = traceback.tb_next
+    return any(code.co_name in _READERS and _INFERENCE_DIR in code.co_filename for code in frames)
+
+
 def endpoint_token(endpoint: Any) -> str | None:
     """The token an ``InferenceEndpoint`` object was fetched with, if it exposes one."""
     token = getattr(endpoint, "_token", None)

@@ -9,7 +9,7 @@ the next is sent.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +17,7 @@ from ..backends import Backend
 from . import stable_id
 from .qdrant import QdrantWriter, langchain_payload
 
-__all__ = ["EmbedReport", "embed_into_qdrant"]
+__all__ = ["EmbedReport", "chunked_embedding", "embed_into_qdrant"]
 
 
 @dataclass(frozen=True)
@@ -44,22 +44,45 @@ def embed_into_qdrant(
     for text in texts:
         by_id.setdefault(stable_id(text), text)
     todo = writer.missing(list(by_id))
-    size = chunk_size or max(1, (batch_size or backend.batch_size) * backend.max_concurrency * 2)
     done = len(by_id) - len(todo)
+    chunk = [by_id[point_id] for point_id in todo]
+
+    def write(start: int, vectors: list[list[float]]) -> None:
+        ids = todo[start : start + len(vectors)]
+        writer.write(ids, vectors, [langchain_payload(by_id[point_id]) for point_id in ids])
+
+    chunked_embedding(backend, chunk, write, batch_size=batch_size, chunk_size=chunk_size,
+                      show_progress=show_progress, already=done)  # fmt: skip
+    return EmbedReport(embedded=len(todo), already_stored=done)
+
+
+def chunked_embedding(
+    backend: Backend,
+    texts: Sequence[str],
+    write: Callable[[int, list[list[float]]], None],
+    *,
+    start: int = 0,
+    already: int = 0,
+    batch_size: int | None = None,
+    chunk_size: int | None = None,
+    show_progress: bool = False,
+) -> None:
+    """Embed ``texts[start:]`` a chunk at a time, calling ``write(index of the chunk's first text, vectors)``
+    after each chunk, before the next one is sent: what ``write`` stores survives an interruption. The progress
+    bar counts ``already + start`` texts as done from the beginning."""
+    size = chunk_size or max(1, (batch_size or backend.batch_size) * backend.max_concurrency * 2)
     bar: Any = None
     if show_progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(by_id), initial=done, unit="text", desc="embedding", dynamic_ncols=True)
+        bar = tqdm(total=already + len(texts), initial=already + start, unit="text", desc="embedding",
+                   dynamic_ncols=True)  # fmt: skip
     try:
-        for start in range(0, len(todo), size):
-            ids = todo[start : start + size]
-            chunk = [by_id[point_id] for point_id in ids]
-            vectors = backend.feature_extraction(chunk, batch_size=batch_size)
-            writer.write(ids, vectors, [langchain_payload(text) for text in chunk])
+        for first in range(start, len(texts), size):
+            chunk = list(texts[first : first + size])
+            write(first, backend.feature_extraction(chunk, batch_size=batch_size))
             if bar is not None:
-                bar.update(len(ids))
+                bar.update(len(chunk))
     finally:
         if bar is not None:
             bar.close()
-    return EmbedReport(embedded=len(todo), already_stored=done)

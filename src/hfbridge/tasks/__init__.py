@@ -18,6 +18,7 @@ import pkgutil
 from typing import Any
 
 from ._spec import REGISTRY, CacheCodec, HubCall, Limits, Serving, StreamSpec, Task, ToolInfo
+from .audio import AUTOMATIC_SPEECH_RECOGNITION, TEXT_TO_SPEECH, SpeechRecognitionRequest, SpeechRequest
 from .generation import CHAT, TEXT_GENERATION, ChatRequest, GenerationRequest
 from .image import TEXT_TO_IMAGE, ImageRequest
 from .text import (
@@ -32,6 +33,20 @@ from .text import (
     TokenClassificationRequest,
     ZeroShotRequest,
 )
+from .vision import (
+    DOCUMENT_QUESTION_ANSWERING,
+    IMAGE_CLASSIFICATION,
+    IMAGE_SEGMENTATION,
+    IMAGE_TO_TEXT,
+    OBJECT_DETECTION,
+    VISUAL_QUESTION_ANSWERING,
+    DocumentQuestionRequest,
+    ImageClassificationRequest,
+    ImageSegmentationRequest,
+    ImageToTextRequest,
+    ObjectDetectionRequest,
+    VisualQuestionRequest,
+)
 
 __all__ = [
     "Task", "HubCall", "CacheCodec", "StreamSpec", "Serving", "ToolInfo", "Limits", "TASKS", "get_task",
@@ -39,6 +54,10 @@ __all__ = [
     "ZERO_SHOT_CLASSIFICATION", "TOKEN_CLASSIFICATION", "TEXT_TO_IMAGE",
     "ChatRequest", "GenerationRequest", "EmbeddingRequest", "SimilarityRequest", "TextClassificationRequest",
     "ZeroShotRequest", "TokenClassificationRequest", "ImageRequest",
+    "AUTOMATIC_SPEECH_RECOGNITION", "TEXT_TO_SPEECH", "IMAGE_CLASSIFICATION", "IMAGE_TO_TEXT", "OBJECT_DETECTION",
+    "IMAGE_SEGMENTATION", "VISUAL_QUESTION_ANSWERING", "DOCUMENT_QUESTION_ANSWERING", "SpeechRecognitionRequest",
+    "SpeechRequest", "ImageClassificationRequest", "ImageToTextRequest", "ObjectDetectionRequest",
+    "ImageSegmentationRequest", "VisualQuestionRequest", "DocumentQuestionRequest",
 ]  # fmt: skip
 
 for _module in pkgutil.iter_modules(__path__):

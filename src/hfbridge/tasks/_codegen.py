@@ -25,6 +25,7 @@ TARGET = Path(__file__).resolve().parent.parent / "backends" / "_methods.py"
 
 _KNOWN_NAMES = {
     "Any": "typing",
+    "Literal": "typing",
     "Sequence": "collections.abc",
     "Iterator": "collections.abc",
     "AsyncIterator": "collections.abc",

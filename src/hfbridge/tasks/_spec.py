@@ -76,10 +76,17 @@ class StreamSpec:
 @dataclass(frozen=True)
 class Serving:
     """How a protocol-server request names the task: the pipeline tag (``/models/{id}/pipeline/{tag}``), dedicated
-    routes (TEI's ``/predict``...) and older short names the server accepts."""
+    routes (TEI's ``/predict``...) and older short names the server accepts.
+
+    ``read(body, content_type)`` builds the task's request from an hf-inference request body as
+    ``InferenceClient`` sends it (raw file bytes, or JSON; raises :class:`~hfbridge.errors.InvalidInputError`), and
+    ``write(result)`` gives the hf-inference answer for a result: ``(body, content_type)``. Tasks whose bodies the
+    server reads with its own models leave them ``None``."""
 
     routes: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
+    read: Callable[[bytes, str | None], Any] | None = None
+    write: Callable[[Any], tuple[bytes, str]] | None = None
 
 
 @dataclass(frozen=True)
