@@ -16,8 +16,9 @@ import httpx2
 
 @contextmanager
 def served(**options: Any) -> Iterator[str]:
-    """Start ``python -m bench._serve`` with ``options`` (create_app's limits, and ``deployment``: the keyword
-    arguments of :class:`bench.deployments.Deployment`); yield its URL."""
+    """Start ``python -m bench._serve`` with ``options`` (create_app's limits, plus ``rate_limit_per_s`` and the
+    ``retry_after_mode`` of its 429s, and ``deployment``: the keyword arguments of
+    :class:`bench.deployments.Deployment`); yield its URL."""
     from hfbridge.server import free_port, wait_until_healthy
 
     port = free_port()
@@ -39,8 +40,7 @@ def stats(url: str) -> dict[str, Any]:
 def main() -> None:
     import uvicorn
 
-    from hfbridge import RateLimit
-    from hfbridge.server import create_app
+    from hfbridge.server import ServerRateLimit, create_app
 
     from .doubles import InstantBackend
 
@@ -50,8 +50,9 @@ def main() -> None:
     args = parser.parse_args()
     options = json.loads(args.options)
     tokens = options.pop("tokens", 16)
+    retry_after_mode = options.pop("retry_after_mode", "none")
     if "rate_limit_per_s" in options:
-        options["rate_limit"] = RateLimit(options.pop("rate_limit_per_s"), per=1.0, burst=1)
+        options["rate_limit"] = ServerRateLimit(options.pop("rate_limit_per_s"), retry_after_mode=retry_after_mode)
     deployment = options.pop("deployment", None)
     app = create_app(InstantBackend(tokens=tokens), **options)
     if deployment is not None:  # slots, a bounded queue, a rate limit: see bench/deployments.py

@@ -6,9 +6,11 @@ changed while it serves), by the flow-control tests.
   the others wait in a queue. TEI admits at most ``max_concurrent_requests`` requests into the system (served plus
   queued) and answers any more at once with ``429 {"error": "Model is overloaded", "error_type": "Overloaded"}``
   and no ``Retry-After`` (text-embeddings-inference, router ``try_acquire_permit``).
-* **A rate limit, as gateways do.** ``rate`` requests per second (a token bucket holding one token); beyond it a
-  429 with ``Retry-After`` in one of three forms: ``fractional`` (seconds with decimals, the exact time until the
-  next token), ``seconds`` (whole seconds rounded up, the HTTP spec's form: usually ``1``), or ``none``.
+* **A rate limit, as gateways do.** ``rate`` requests per second (the protocol server's own
+  :class:`~hfbridge.server.ServerRateLimit`: a token bucket holding one token); beyond it a 429 with ``Retry-After``
+  in one of three forms: ``fractional`` (seconds with decimals, the time until the next token), ``seconds`` (whole
+  seconds rounded up, the HTTP spec's form: usually ``1``), or ``none``. Setting ``rate`` or ``retry_after`` while
+  serving starts a new bucket.
 
 ``GET /_deployment`` returns what the deployment saw (requests, refusals, the most requests in the system and in the
 queue at once); ``DELETE /_deployment`` resets it.
@@ -18,12 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
-import time
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any
 
-RetryAfterMode = Literal["fractional", "seconds", "none"]
+from hfbridge.server import RetryAfterMode, ServerRateLimit
 
 __all__ = ["Deployment", "DeploymentStats"]
 
@@ -55,14 +55,34 @@ class Deployment:
         self.slots = slots
         self.latency = latency
         self.max_concurrent_requests = max_concurrent_requests
-        self.rate = rate
-        self.retry_after = retry_after
+        self._rate = rate
+        self._retry_after: RetryAfterMode = retry_after
+        self._limit = self._bucket()
         self.stats = DeploymentStats()
         self._in_system = 0
         self._serving = 0
         self._free: asyncio.Condition | None = None  # created on the serving loop
-        self._tokens = 1.0
-        self._updated = time.monotonic()
+
+    @property
+    def rate(self) -> float | None:
+        return self._rate
+
+    @rate.setter
+    def rate(self, value: float | None) -> None:
+        self._rate = value
+        self._limit = self._bucket()
+
+    @property
+    def retry_after(self) -> RetryAfterMode:
+        return self._retry_after
+
+    @retry_after.setter
+    def retry_after(self, value: RetryAfterMode) -> None:
+        self._retry_after = value
+        self._limit = self._bucket()
+
+    def _bucket(self) -> ServerRateLimit | None:
+        return None if self._rate is None else ServerRateLimit(self._rate, retry_after_mode=self._retry_after)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -77,11 +97,12 @@ class Deployment:
             await self.app(scope, receive, send)
             return
         self.stats.requests += 1
-        if self.rate is not None:
-            wait = self._take_token()
+        limit = self._limit
+        if limit is not None:
+            wait = limit.take()
             if wait > 0:
                 self.stats.refused_rate += 1
-                headers = self._retry_after_header(wait)
+                headers = [(key.lower().encode(), value.encode()) for key, value in limit.headers(wait).items()]
                 await _json(send, 429, {"error": "Rate limit reached. Please retry later.", "error_type": "overloaded"},
                             headers)  # fmt: skip
                 return
@@ -115,23 +136,6 @@ class Deployment:
             await asyncio.sleep(self.latency)
         await self.app(scope, receive, send)
         self.stats.served += 1
-
-    def _take_token(self) -> float:
-        """Take the bucket's token if it holds one (return 0), else return the seconds until it will."""
-        assert self.rate is not None
-        now = time.monotonic()
-        self._tokens = min(1.0, self._tokens + (now - self._updated) * self.rate)
-        self._updated = now
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
-            return 0.0
-        return (1.0 - self._tokens) / self.rate
-
-    def _retry_after_header(self, wait: float) -> list[tuple[bytes, bytes]]:
-        if self.retry_after == "none":
-            return []
-        value = f"{wait:.3f}" if self.retry_after == "fractional" else str(max(1, math.ceil(wait)))
-        return [(b"retry-after", value.encode())]
 
 
 async def _json(send: Any, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None) -> None:

@@ -4,10 +4,10 @@
     python -m bench.soak --texts 500 --chats 40       # a short run
 
 The server is the hfbridge protocol server backed by the local models, on loopback. Faults (default mix): 20% 429
-with Retry-After, 10% 503 loading with estimated_time, 5% dropped connections, 5% stalls beyond the client
-timeout, 2% mid-stream error events. The report checks: no embedding lost, duplicated or out of order (each vector
-compared with the fault-free one at the same position); every stream that failed after its first chunk raised
-StreamInterruptedError; no call overran its deadline by more than one wait.
+without Retry-After (as TGI, TEI and most providers send them), 10% 503 loading with estimated_time, 5% dropped
+connections, 5% stalls beyond the client timeout, 2% mid-stream error events. The report checks: no embedding lost,
+duplicated or out of order (each vector compared with the fault-free one at the same position); every stream that
+failed after its first chunk raised StreamInterruptedError; no call overran its deadline by more than one wait.
 """
 
 from __future__ import annotations
@@ -93,7 +93,6 @@ def run_soak(
         rates=rates or DEFAULT_RATES,
         seed=seed,
         defaults={
-            "rate_limited": {"retry_after": 0.05},
             "loading": {"estimated_time": 0.05},
             "stall": {"stall_seconds": timeout * 1.5},
             "midstream_error": {"after_chunks": 2},

@@ -26,9 +26,9 @@ class Recorded:
 class RecordingServer:
     """``with RecordingServer(status=..., body=..., headers=..., delay=...) as server: server.url, server.requests``.
 
-    ``body`` is sent as JSON, or as it is when it is ``bytes`` (with ``headers["content-type"]`` if given).
-
     ``headers`` values may contain ``{authorization}``, replaced by the request's Authorization header (an echo).
+    ``body`` is sent as JSON; a ``bytes`` body is sent as it is (audio, an HTML page, an event stream). Either goes
+    as ``content_type`` (default ``application/json`` / ``application/octet-stream``) unless ``headers`` name one.
     """
 
     def __init__(
@@ -38,12 +38,14 @@ class RecordingServer:
         body: Any = None,
         headers: dict[str, str] | None = None,
         delay: float = 0.0,
+        content_type: str | None = None,
     ) -> None:
         self.requests: list[Recorded] = []
         self.status = status
         self.body = [[{"label": "POSITIVE", "score": 0.9}]] if body is None else body
         self.headers = headers or {}
         self.delay = delay
+        self.content_type = content_type
         double = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -59,8 +61,9 @@ class RecordingServer:
                 payload = double.body if raw else json.dumps(double.body).encode()
                 try:
                     self.send_response(double.status)
-                    if not raw or "content-type" not in {name.lower() for name in double.headers}:
-                        self.send_header("content-type", "application/octet-stream" if raw else "application/json")
+                    if "content-type" not in {name.lower() for name in double.headers}:
+                        default = "application/octet-stream" if raw else "application/json"
+                        self.send_header("content-type", double.content_type or default)
                     self.send_header("content-length", str(len(payload)))
                     echo = self.headers.get("authorization") or ""
                     for name, value in double.headers.items():
@@ -77,7 +80,8 @@ class RecordingServer:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll interval: shutting the double down waits for one poll.
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
 
     @property
     def url(self) -> str:

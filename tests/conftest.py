@@ -70,7 +70,9 @@ def hub_target(local_backend: LocalBackend) -> Iterator[dict[str, Any]]:
     if RECORD == "local":
         from hfbridge.server import ServerThread, create_app
 
-        with ServerThread(create_app(local_backend), port=LOCAL_PORT):
+        # One URL serves every task: bodies of one shape only go where they belong, the rest (text
+        # classification's {"inputs": ..., "parameters": {}}) to text classification.
+        with ServerThread(create_app(local_backend, task="text-classification"), port=LOCAL_PORT):
             yield target
     else:
         yield target

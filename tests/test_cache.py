@@ -13,12 +13,13 @@ import pytest
 from hfbridge import HubBackend, LocalBackend
 from hfbridge.cache import MemoryCache, SQLiteCache, cache_key
 from hfbridge.server import FaultPlan, ServerThread, create_app
+from hfbridge.tasks import FEATURE_EXTRACTION, EmbeddingRequest, Limits
 
 
 @pytest.fixture
 def server(local_backend: LocalBackend) -> Any:
     plan = FaultPlan()  # counts requests
-    with ServerThread(create_app(local_backend, fault_plan=plan)) as running:
+    with ServerThread(create_app(local_backend, fault_plan=plan, task="text-classification")) as running:
         running.plan = plan
         yield running
 
@@ -138,8 +139,10 @@ def test_rows_that_are_not_json_or_not_the_right_shape_are_misses(
     good = backend.feature_extraction(texts)
     classified = backend.text_classification("great")
     assert server.plan.stats["requests"] == 2
-    target, params = {"backend": "hub", "model": backend.model_id}, dict.fromkeys(("model", "normalize", "truncate",
-                                                                                  "prompt_name"))  # fmt: skip
+    request = FEATURE_EXTRACTION.validate(EmbeddingRequest(texts=texts), Limits(max_input_chars=50_000, max_labels=9))
+    assert FEATURE_EXTRACTION.cache is not None
+    target = backend.transport.cache_target(FEATURE_EXTRACTION, request)  # the key's parts, as the cache layer has them
+    params = FEATURE_EXTRACTION.cache.params(request)
     keys = [cache_key("feature-extraction", text, target=target, params=params) for text in texts]
     _raw_rows(path, {keys[0]: "[0.1, 0.2", keys[1]: '"a string"', keys[2]: "[1.0, NaN]", keys[3]: "[]"})
     label_key = next(k for k in _all_keys(path) if k not in keys)

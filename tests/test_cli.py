@@ -179,7 +179,7 @@ def test_a_jsonl_line_may_be_a_plain_string(runner: CliRunner, tmp_path: Path) -
         (["serve", "--faults", "[1]"], None, EXIT_USAGE, "--faults"),
         (["serve", "--faults", "{not json"], None, EXIT_USAGE, "not JSON"),
         (["serve", "--faults", '{"script": [5]}'], None, EXIT_USAGE, "--faults"),
-        (["serve", "--task", "bogus"], None, EXIT_USAGE, "unknown default_task 'bogus'"),
+        (["serve", "--task", "bogus"], None, EXIT_USAGE, "unknown task 'bogus'"),
         (["serve", "--port", "70000"], None, EXIT_USAGE, "--port"),
     ],
 )

@@ -20,6 +20,7 @@ from hfbridge import (
     RetryPolicy,
 )
 from hfbridge.server import ServerThread, create_app
+from hfbridge.server.hub_emulation import HubEmulation
 
 TOKEN = "hf_" + "e" * 34
 
@@ -28,7 +29,9 @@ TOKEN = "hf_" + "e" * 34
 def api(local_backend: LocalBackend, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     import huggingface_hub.constants as constants
 
-    with ServerThread(create_app(local_backend)) as server:
+    app = create_app(local_backend, task="text-classification")  # the one ambiguous body here is classification
+    HubEmulation.mount(app)  # the Inference Endpoints API, emulated for these tests only
+    with ServerThread(app) as server:
         monkeypatch.setattr(constants, "INFERENCE_ENDPOINTS_ENDPOINT", f"{server.url}/v2")
 
         def register(name: str, **state: Any) -> None:

@@ -44,7 +44,9 @@ def servers(local_backend: LocalBackend) -> Iterator[Any]:
 
         def serve(plan: FaultPlan | None = None, backend: LocalBackend | None = None) -> tuple[HubBackend, FaultPlan]:
             plan = plan if plan is not None else FaultPlan()
-            server = stack.enter_context(ServerThread(create_app(backend or local_backend, fault_plan=plan)))
+            # The served model is a sentiment classifier: POST / runs text classification, as on hf-inference.
+            app = create_app(backend or local_backend, fault_plan=plan, task="text-classification")
+            server = stack.enter_context(ServerThread(app))
             return HubBackend(base_url=server.url, retry=QUICK), plan
 
         yield serve

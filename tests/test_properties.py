@@ -1,21 +1,15 @@
 """Property: whatever JSON-ish arguments the backend's public methods get, every outcome is a result or an
 ``HFBridgeError`` — never a ``TypeError`` from deep inside, a raw ``httpx2`` error or a crash of the client.
 
-Two runs. Argument handling: every public method of a ``HubBackend`` whose URL refuses connections, so whatever is
-not refused locally ends as ``BackendUnavailableError``. Answers: the cheap tasks, and chat / generation with a
-few tokens, through the protocol server with the real ``InferenceClient`` and on the ``LocalBackend`` in-process.
+Two runs. Argument handling: every public method of a ``HubBackend`` whose URL refuses connections, with keyword
+arguments of any JSON-ish value (``max_tokens="5"``, ``stop=5``, ``model=5``, ``temperature={}``, lone surrogates),
+so whatever is not refused locally ends as ``BackendUnavailableError``. Answers: the cheap tasks, and chat /
+generation with a few tokens, through the protocol server with the real ``InferenceClient`` and on the
+``LocalBackend`` in-process; there keyword arguments have their documented types, with any value, and texts are
+valid Unicode (the answers are what is tested).
 
-What this test does not cover yet, because it is not true yet (issue 13 part 2, after the backend core is rebuilt;
-each item is in /work/coord/NOTES.md, 2026-11-27 i13-correct):
-
-* keyword arguments of the wrong type — ``max_tokens="5"``, ``max_new_tokens=[1]``, ``stop=5``, ``model=5``,
-  ``temperature={}``, ``top_k="3"``, ``batch_size="2"`` — raise ``TypeError`` / ``AttributeError`` today
-  (``Backend._chat_request`` / ``_generation_request`` / ``_batches``, ``_wire._chat_request``); here keyword
-  arguments have their documented types, with any value;
-* lone surrogates in texts raise ``TypeError`` (tokenizers) / ``UnicodeEncodeError`` (spaCy) on the
-  ``LocalBackend``; here texts are valid Unicode on the answered run (the refusing run keeps them);
-* malformed 2xx bodies (embeddings as strings, an ``{"error": ...}`` 200): our server answers well, so the
-  property cannot reach them; part 2 gives them their own tests.
+Malformed 2xx bodies (embeddings as strings, an ``{"error": ...}`` 200) cannot come from our server: they have their
+own tests (tests/test_malformed_answers.py), as the bad-argument table has (tests/test_bad_input.py).
 """
 
 from __future__ import annotations
@@ -55,11 +49,13 @@ def _messages(jsonish: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     return st.lists(message, max_size=3) | jsonish
 
 
-def _keywords(text: st.SearchStrategy[str], jsonish: st.SearchStrategy[Any]) -> dict[str, st.SearchStrategy[Any]]:
-    """Each keyword argument with its documented type and any value of that type."""
+def _keywords(
+    text: st.SearchStrategy[str], jsonish: st.SearchStrategy[Any], any_type: bool = False
+) -> dict[str, st.SearchStrategy[Any]]:
+    """Each keyword argument with its documented type and any value of that type (``any_type``: or any value)."""
     small_int = st.none() | st.integers(-5, 12)
     number = st.none() | st.floats(allow_nan=True, allow_infinity=True)
-    return {
+    documented = {
         "model": st.none(),
         "top_k": small_int, "seed": small_int, "max_tokens": small_int, "max_new_tokens": small_int,
         "batch_size": st.none() | st.integers(1, 5),
@@ -72,6 +68,9 @@ def _keywords(text: st.SearchStrategy[str], jsonish: st.SearchStrategy[Any]) -> 
         "tools": st.none() | jsonish, "tool_choice": jsonish, "response_format": st.none() | jsonish,
         "extra": st.dictionaries(text, jsonish, max_size=2),
     }  # fmt: skip
+    if any_type:
+        return {key: strategy | jsonish for key, strategy in documented.items()}
+    return documented
 
 
 CHAT = ["model", "tools", "tool_choice", "response_format", "max_tokens", "temperature", "top_p", "stop", "seed"]
@@ -100,10 +99,12 @@ METHODS: dict[str, tuple[tuple[str, ...], list[str]]] = {
 
 
 @st.composite
-def _calls(draw: Any, methods: dict[str, tuple[tuple[str, ...], list[str]]], text: Any) -> tuple[str, list, dict]:
+def _calls(
+    draw: Any, methods: dict[str, tuple[tuple[str, ...], list[str]]], text: Any, any_type: bool = False
+) -> tuple[str, list, dict]:
     jsonish = _jsonish(text)
     positional = {"messages": _messages(jsonish), "text": jsonish | text, "texts": jsonish | st.lists(text, max_size=4)}
-    keywords = _keywords(text, jsonish)
+    keywords = _keywords(text, jsonish, any_type)
     name = draw(st.sampled_from(sorted(methods)))
     kinds, options = methods[name]
     args = [draw(positional[kind]) for kind in kinds]
@@ -131,7 +132,7 @@ REFUSING = HubBackend(base_url="http://127.0.0.1:9", retry=RetryPolicy(max_attem
 
 
 @settings(PROFILE, max_examples=400)
-@given(_calls(METHODS, ANY_TEXT))
+@given(_calls(METHODS, ANY_TEXT, any_type=True))
 def test_every_argument_is_handled_before_or_by_the_transport(call: tuple[str, list, dict]) -> None:
     _check(REFUSING, call)
 

@@ -13,6 +13,7 @@ from hfbridge import HubBackend, LocalBackend, UnsupportedTaskError
 from hfbridge.langchain import ChatHF
 from hfbridge.llama_index import HFLLM, HFToolSpec
 from hfbridge.server import ServerThread, create_app
+from hfbridge.server.hub_emulation import HubEmulation
 
 MODEL = "acme/chat-model"
 MAPPING = {
@@ -27,7 +28,9 @@ MAPPING = {
 
 @pytest.fixture
 def hub(local_backend: LocalBackend) -> Iterator[Any]:
-    with ServerThread(create_app(local_backend)) as server:
+    app = create_app(local_backend)
+    HubEmulation.mount(app)  # the Hub's model API, emulated for these tests only
+    with ServerThread(app) as server:
         httpx2.put(f"{server.url}/_hfbridge/models/{MODEL}", json=MAPPING, timeout=5).raise_for_status()
         yield server
 

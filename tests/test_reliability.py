@@ -16,12 +16,11 @@ from hfbridge import (
     HubBackend,
     InvalidInputError,
     LocalBackend,
-    RateLimit,
     RetryPolicy,
     UnsupportedTaskError,
 )
 from hfbridge.langchain import NERTool, TextClassificationTool, ZeroShotClassificationTool
-from hfbridge.server import FaultPlan, ServerThread, create_app
+from hfbridge.server import FaultPlan, ServerRateLimit, ServerThread, create_app
 
 from .limits import FrozenRateLimit
 
@@ -41,7 +40,7 @@ def test_short_soak_keeps_every_invariant(local_backend: LocalBackend) -> None:
 def test_threads_and_tasks_share_one_backend_and_limiter(local_backend: LocalBackend) -> None:
     plan = FaultPlan()
     limit = FrozenRateLimit(250, per=1.0, burst=10)
-    with ServerThread(create_app(local_backend, fault_plan=plan)) as server:
+    with ServerThread(create_app(local_backend, fault_plan=plan, task="text-classification")) as server:
         backend = HubBackend(base_url=server.url, rate_limit=limit, retry=RetryPolicy(max_attempts=3))
         results: list[str] = []
         errors: list[BaseException] = []
@@ -90,7 +89,7 @@ def test_adapter_requests_per_second_spaces_calls_under_the_server_limit(
     texts = [f"rate limited text {i}" for i in range(12)]
 
     def refusals(**fields: Any) -> int:
-        with ServerThread(create_app(local_backend, rate_limit=RateLimit(20, per=1.0, burst=1))) as server:
+        with ServerThread(create_app(local_backend, rate_limit=ServerRateLimit(20))) as server:
             common = {"base_url": server.url, "max_concurrency": 4, "max_retries": 30, **fields}
             if adapter == "langchain":
                 vectors = HFEmbeddings(batch_size=1, **common).embed_documents(texts)
@@ -136,7 +135,7 @@ def test_bad_configuration_is_typed(make: Any, error: type) -> None:
     [
         (TextClassificationTool, {"text": ""}, "Invalid tool input"),
         (TextClassificationTool, {"text": "x" * 100_001}, "max_input_chars"),
-        (ZeroShotClassificationTool, {"text": "hi", "labels": []}, "No candidate labels"),
+        (ZeroShotClassificationTool, {"text": "hi", "labels": []}, "'labels' missing"),
         (ZeroShotClassificationTool, {"text": "hi", "labels": ["a", "a"]}, "twice"),
         (ZeroShotClassificationTool, {"text": "hi", "labels": [f"l{i}" for i in range(1000)]}, "at most"),
         (NERTool, {"text": None}, "Invalid tool input"),

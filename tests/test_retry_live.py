@@ -41,7 +41,11 @@ HELLO = [{"role": "user", "content": "Say hello."}]
 
 @pytest.fixture(scope="module")
 def server(local_backend: LocalBackend) -> Iterator[Any]:
-    app = create_app(local_backend)
+    # POST / runs text classification when the body does not say (it is the one ambiguous body here); batches
+    # of 40 texts are allowed.
+    app = create_app(local_backend, task="text-classification", max_batch_size=40)
+    # Load the chat model now: these tests time retries with short timeouts, not the model's first load.
+    local_backend.chat_completion([{"role": "user", "content": "Hi"}], max_tokens=1)
     with ServerThread(app) as running:
         running.app = app
         yield running
@@ -50,12 +54,15 @@ def server(local_backend: LocalBackend) -> Iterator[Any]:
 @pytest.fixture
 def faults(server: Any) -> Iterator[Any]:
     def install(*script: Fault | None, **kwargs: Any) -> FaultPlan:
+        # These tests check that the client honours Retry-After, so the server sends it (as decimal seconds, for
+        # short waits); the realistic default sends none.
+        kwargs.setdefault("retry_after_mode", "fractional")
         plan = FaultPlan(script=list(script), **kwargs)
-        server.app.state.faults.plan = plan
+        server.app.state.context.faults = plan
         return plan
 
     yield install
-    server.app.state.faults.plan = None
+    server.app.state.context.faults = None
 
 
 def hub(server: Any, **kwargs: Any) -> HubBackend:

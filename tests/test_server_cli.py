@@ -14,7 +14,7 @@ import pytest
 from huggingface_hub import InferenceClient
 from PIL import Image
 
-from hfbridge import HubBackend, LocalBackend, UnsupportedTaskError
+from hfbridge import HFBridgeError, HubBackend, LocalBackend, RetryPolicy, UnsupportedTaskError
 from hfbridge.server import ServerThread, create_app, free_port, wait_until_healthy
 from hfbridge.tasks import ImageRequest
 
@@ -26,7 +26,7 @@ def served() -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "HF_HUB_DISABLE_TELEMETRY": "1"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "hfbridge.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "hfbridge.cli", "serve", "--port", str(port), "--task", "feature-extraction"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -58,11 +58,15 @@ def test_info_health_and_rerank(served: str) -> None:
     assert ranked[0]["index"] == 1 and ranked[0]["text"] == "I forgot my password"
 
 
-def test_bad_requests_get_hf_error_bodies(served: str) -> None:
+def test_bad_requests_get_tei_error_bodies(served: str) -> None:
     response = httpx2.post(f"{served}/embed", json={"inputs": []}, timeout=30)
-    assert response.status_code == 422
-    assert response.json()["error_type"] == "validation" and "empty" in response.json()["error"]
-    assert httpx2.post(f"{served}/embed", content=b"{not json", timeout=30).status_code == 400
+    assert response.status_code == 400  # TEI: an empty batch is error_type "Empty", 400
+    assert response.json() == {"error": "`inputs` cannot be empty", "error_type": "Empty"}
+    malformed = httpx2.post(f"{served}/embed", content=b"{not json", headers={"content-type": "application/json"},
+                            timeout=30)  # fmt: skip
+    assert malformed.status_code == 422 and malformed.json()["error_type"] == "Validation"
+    untyped = httpx2.post(f"{served}/embed", content=b'{"inputs": "x"}', timeout=30)
+    assert untyped.status_code == 415
 
 
 class _PictureBackend(LocalBackend):
@@ -83,8 +87,13 @@ def test_text_to_image_round_trips_through_the_real_client() -> None:
         assert Image.open(io.BytesIO(raw.content)).format == "PNG"
 
 
-def test_text_to_image_is_unsupported_locally_with_the_same_error(local_backend: LocalBackend) -> None:
+def test_text_to_image_is_unsupported_locally_and_refused_over_http(local_backend: LocalBackend) -> None:
     with pytest.raises(UnsupportedTaskError):
         local_backend.text_to_image("a red fox")
-    with ServerThread(create_app(local_backend)) as server, pytest.raises(UnsupportedTaskError):
-        HubBackend(base_url=server.url).text_to_image("a red fox")
+    with ServerThread(create_app(local_backend)) as server:
+        response = httpx2.post(server.url, json={"inputs": "a red fox"}, headers={"accept": "image/png"}, timeout=30)
+        with pytest.raises(HFBridgeError) as caught:
+            HubBackend(base_url=server.url, retry=RetryPolicy(max_attempts=1)).text_to_image("a red fox")
+    # The backend cannot run the task: 501 Not Implemented, {"error": ...} with no error_type (hf-inference's shape)
+    assert response.status_code == 501 and set(response.json()) == {"error"}
+    assert "text-to-image" in str(caught.value) or "image" in str(caught.value)

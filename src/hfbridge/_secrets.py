@@ -38,7 +38,9 @@ def resolve_token(token: str | SecretStr | None) -> tuple[SecretStr | None, bool
     if token is not None:
         value = token.get_secret_value() if isinstance(token, SecretStr) else token
         if not isinstance(value, str):
-            raise TypeError("token must be a string, a SecretStr or None")
+            from .errors import ConfigurationError  # here: errors imports this module
+
+            raise ConfigurationError(f"token must be a string, a SecretStr or None, got {type(value).__name__}")
         return (SecretStr(value) if value else None), True
     from huggingface_hub import get_token
 

@@ -33,7 +33,7 @@ __all__ = ["ResultCache", "MemoryCache", "SQLiteCache", "cache_key", "KEY_FORMAT
 logger = logging.getLogger("hfbridge")
 
 #: Version of the key format; keys of another version never match, so changing what a key covers needs a new one.
-KEY_FORMAT = 2
+KEY_FORMAT = 3
 
 
 def cache_key(task: str, value: Any, *, target: Mapping[str, Any], params: Mapping[str, Any]) -> str:
@@ -187,10 +187,12 @@ class SQLiteCache(ResultCache):
             with _transaction(connection):
                 self._check_owner(connection)  # again under the write lock: another process may have just created it
                 connection.execute(_SCHEMA)
-                if connection.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
-                    # A new file, or one written before the key format was versioned: its keys can never match.
+                ours = connection.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+                if not ours or connection.execute("PRAGMA user_version").fetchone()[0] != KEY_FORMAT:
+                    # A new file, or one written with another key format (user_version): its keys can never match.
                     connection.execute(f"DELETE FROM {_TABLE} WHERE key NOT LIKE 'v{KEY_FORMAT}:%'")
                     connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                    connection.execute(f"PRAGMA user_version = {KEY_FORMAT}")
             connection.execute(f"SELECT key, value FROM {_TABLE} LIMIT 1").fetchall()
         except BaseException:
             connection.close()

@@ -333,6 +333,30 @@ def ner(text: str | None, types: str | None, backend_spec: str, provider: str | 
     _json_command(entities, text, backend_spec, provider)
 
 
+def _model_task(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list[tuple[str, str]]:
+    from .server.tasks import canonical_task
+
+    pairs = []
+    for value in values:
+        model, sep, task = value.rpartition("=")
+        if not sep or not model or not task:
+            raise click.BadParameter(f"expected MODEL_ID=TASK, got {value!r}")
+        try:
+            pairs.append((model, canonical_task(task)))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from exc
+    return pairs
+
+
+def _task(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from .server.tasks import canonical_task
+
+    try:
+        return canonical_task(value) if value else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind (loopback by default).")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
@@ -340,22 +364,44 @@ def ner(text: str | None, types: str | None, backend_spec: str, provider: str | 
 @click.option("--backend", "backend_spec", default="local", show_default=True,
               help="'local', a URL, or a Hub model id.")  # fmt: skip
 @click.option("--provider", default=None, help="Inference Provider, for a Hub model id.")
-@click.option("--task", "default_task", default="embed", show_default=True,
-              help="Task served on POST / when the body does not say (embed, classify, generate, ...).")  # fmt: skip
+@click.option("--task", default=None, callback=_task,
+              help="Task of the served model: what POST / runs (feature-extraction, text-classification, "
+                   "token-classification, text-generation, ...). Without it, POST / runs only bodies whose shape "
+                   "names one task.")  # fmt: skip
+@click.option("--model-task", "model_tasks", multiple=True, callback=_model_task, metavar="MODEL_ID=TASK",
+              help="Serve MODEL_ID's TASK at /models/MODEL_ID (repeatable; a LocalBackend serves its own "
+                   "models).")  # fmt: skip
 @click.option("--faults", default=None, help='A fault plan as JSON, e.g. \'{"rates": {"rate_limited": 0.2}}\'.')
+@click.option("--rate-limit", "rate_limit", default=None, type=click.FloatRange(min=0, min_open=True),
+              help="Refuse requests beyond this many a second with 429 (burst 1).")  # fmt: skip
+@click.option("--retry-after", "retry_after", default="none", show_default=True,
+              type=click.Choice(["none", "seconds", "fractional"]),
+              help="How 429s (rate limit and injected) say when to retry: no header (as TGI, TEI and most providers), "
+                   "whole seconds, or fractional seconds.")  # fmt: skip
+@click.option("--max-batch-size", default=32, show_default=True, type=click.IntRange(min=1),
+              help="Texts per request (TEI's max_client_batch_size); more is refused with 413.")  # fmt: skip
+@click.option("--max-total-tokens", default=4096, show_default=True, type=click.IntRange(min=1),
+              help="Largest max_new_tokens / max_tokens accepted (422 above, as TGI).")  # fmt: skip
+@click.option("--allow-host", "allow_hosts", multiple=True,
+              help="Extra Host name to accept (loopback names always are; '*' accepts any).")  # fmt: skip
 @click.option("--chat-model", default=None,
               help="With --backend local: the chat model (a GGUF path, or an installed model such as "
                    "qwen2.5-coder-1.5b; see hfbridge models).")  # fmt: skip
-def serve(host: str, port: int, backend_spec: str, provider: str | None, default_task: str, faults: str | None,
+def serve(host: str, port: int, backend_spec: str, provider: str | None, task: str | None,
+          model_tasks: list[tuple[str, str]], faults: str | None, rate_limit: float | None, retry_after: str,
+          max_batch_size: int, max_total_tokens: int, allow_hosts: tuple[str, ...],
           chat_model: str | None) -> None:  # fmt: skip
-    """Serve a backend over the Hugging Face protocol (TGI, TEI, OpenAI chat, hf-inference routes)."""
+    """Serve a backend over the TGI, TEI, OpenAI-compatible and hf-inference routes."""
+    import signal
     import socket
 
     import uvicorn
 
-    from .server import FaultPlan, create_app
+    from .server import FaultPlan, ServerLimits, ServerRateLimit, create_app
+    from .server.guard import LOOPBACK_HOSTS
+    from .server.runner import uvicorn_config
 
-    plan = _fault_plan(faults, FaultPlan) if faults else None
+    plan = _fault_plan(faults, FaultPlan, retry_after) if faults else None
     if chat_model is not None and backend_spec != "local":
         raise click.BadParameter("only with --backend local", param_hint="'--chat-model'")
     if chat_model is not None:
@@ -364,8 +410,14 @@ def serve(host: str, port: int, backend_spec: str, provider: str | None, default
         backend: Backend = LocalBackend(chat_model=chat_model)
     else:
         backend = _backend(backend_spec, provider)
+    limit = ServerRateLimit(rate_limit, retry_after_mode=retry_after) if rate_limit else None  # type: ignore[arg-type]
+    hosts = [*LOOPBACK_HOSTS, *allow_hosts]
+    if host not in ("0.0.0.0", "::"):  # bound to every interface: only the names given with --allow-host
+        hosts.append(host)
+    limits = ServerLimits(max_client_batch_size=max_batch_size, max_total_tokens=max_total_tokens)
     with _reported():
-        app = create_app(backend, fault_plan=plan, default_task=default_task)
+        app = create_app(backend, task=task, model_tasks=model_tasks, fault_plan=plan, rate_limit=limit,
+                         limits=limits, allowed_hosts=hosts)  # fmt: skip
     # Bind here, not in uvicorn: a port in use is the user's error (exit 2, one line), and with --port 0 the port
     # the system chose is known before it is printed.
     try:
@@ -377,11 +429,16 @@ def serve(host: str, port: int, backend_spec: str, provider: str | None, default
         _usage_error(f"cannot listen on {host}:{port}: {error.strerror or error}")
     bound = listener.getsockname()[1]
     click.echo(f"hfbridge: serving {backend_spec} on http://{host}:{bound}", err=True)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=bound, log_level="warning"))
-    server.run(sockets=[listener])
+    # In-flight requests get 3 s after SIGTERM; their generations stop when the server lets go of them.
+    config = uvicorn_config(app, host=host, port=bound, log_level="warning", timeout_graceful_shutdown=3)
+    # uvicorn re-raises the SIGTERM it shut down on once it is done, under the handler that was in place before it
+    # ran: with the default one the process then dies of the signal (-15) after a clean shutdown. A stop that went
+    # as asked is exit 0.
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    uvicorn.Server(config).run(sockets=[listener])
 
 
-def _fault_plan(faults: str, plan_class: Any) -> Any:
+def _fault_plan(faults: str, plan_class: Any, retry_after: str) -> Any:
     try:
         data = json.loads(faults)
     except json.JSONDecodeError as error:
@@ -389,7 +446,7 @@ def _fault_plan(faults: str, plan_class: Any) -> Any:
     if not isinstance(data, dict):
         raise click.BadParameter(f"must be a JSON object, got a JSON {_json_kind(data)}", param_hint="'--faults'")
     try:
-        return plan_class.from_dict(data)
+        return plan_class.from_dict({"retry_after_mode": retry_after, **data})
     except (ValueError, TypeError, KeyError, AttributeError) as error:
         raise click.BadParameter(f"not a fault plan ({error})", param_hint="'--faults'") from None
 

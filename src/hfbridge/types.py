@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,6 +21,12 @@ __all__ = [
     "GenerationToken",
     "ClassificationLabel",
     "EntityGroup",
+    # text tasks answered by hf-inference pipelines: summarization, translation, QA, table QA, fill-mask
+    "Summary",
+    "Translation",
+    "QuestionAnswer",
+    "TableAnswer",
+    "FillMaskPrediction",
     "ToolChoice",
     "ResponseMeta",
     "Results",
@@ -236,8 +242,52 @@ class EntityGroup(_Model):
     end: int
 
 
+# ------------------------------------------------------------------------------------------------------------------
+# Text tasks answered by hf-inference pipelines. Shapes: huggingface_hub's generated types
+# (inference/_generated/types/{summarization,translation,question_answering,table_question_answering,fill_mask}.py).
+class Summary(_Model):
+    """A summary of a text (hf-inference answers ``[{"summary_text": ...}]``)."""
+
+    summary_text: str
+
+
+class Translation(_Model):
+    """A translated text (hf-inference answers ``[{"translation_text": ...}]``)."""
+
+    translation_text: str
+
+
+class QuestionAnswer(_Model):
+    """An answer found in a context: ``context[start:end] == answer`` (extractive question answering)."""
+
+    answer: str
+    score: float
+    start: int
+    end: int
+
+
+class TableAnswer(_Model):
+    """An answer found in a table: the cells it comes from (``coordinates`` are ``(row, column)``, counted from 0,
+    header excluded) and the aggregation the model applied to them (``"NONE"``, ``"SUM"``, ``"AVERAGE"``,
+    ``"COUNT"``, or ``None`` for models without one). With an aggregator, ``answer`` reads ``"SUM > 3, 4"``."""
+
+    answer: str
+    coordinates: list[tuple[int, int]]
+    cells: list[str]
+    aggregator: str | None = None
+
+
+class FillMaskPrediction(_Model):
+    """One candidate for the masked token: ``sequence`` is the text with it filled in."""
+
+    sequence: str
+    score: float
+    token: int
+    token_str: str
+
+
 # ========================================================================================================= media
-ImageSource = Union[bytes, str, Path, "PILImage"]
+ImageSource = bytes | str | Path | PILImage
 """An image as ``InferenceClient`` takes one: raw bytes, a local path (``str`` or ``Path``), an ``http(s)`` URL, or
 a PIL image (sent as PNG)."""
 

@@ -77,7 +77,7 @@ def test_tool_input_errors_reach_the_agent_as_text(local_backend: LocalBackend) 
     tool = ZeroShotClassificationTool(backend=local_backend)
     message = tool.invoke({"type": "tool_call", "id": "c1", "name": tool.name, "args": {"text": "hello"}})
     assert isinstance(message, ToolMessage) and message.status == "error"
-    assert "No candidate labels" in str(message.content)
+    assert "'labels' missing" in str(message.content)
     bad = tool.invoke({"type": "tool_call", "id": "c2", "name": tool.name, "args": {"text": "", "labels": ["a"]}})
     assert "Invalid tool input" in str(bad.content)
     duplicate = tool.invoke({"type": "tool_call", "id": "c3", "name": tool.name,

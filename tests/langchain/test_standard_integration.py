@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from langchain_core.tools import BaseTool
 from langchain_tests.integration_tests import (
     ChatModelIntegrationTests,
     EmbeddingsIntegrationTests,
@@ -15,17 +14,18 @@ from langchain_tests.integration_tests import (
 )
 
 from hfbridge import OutputTruncatedError
-from hfbridge.langchain import HFEmbeddings, NERTool, TextClassificationTool, ZeroShotClassificationTool
+from hfbridge.langchain import HFEmbeddings
 
 from ..conftest import _target, cassette_vcr
 from ._capabilities import ChatHFCapabilities
+from ._tool_suites import tool_suites
 
 
 def _backend_params(task: str) -> dict[str, Any]:
     target = _target()
     if target["kind"] == "local":
         return {"base_url": target["base_url"], "max_retries": 0, "timeout": 120}
-    return {"model": target["task_models"][task], "provider": target["provider"], "max_retries": 0}
+    return {"model": target["task_models"].get(task), "provider": target["provider"], "max_retries": 0}
 
 
 class _Cassettes:
@@ -70,43 +70,10 @@ class TestHFEmbeddingsIntegration(_Cassettes, EmbeddingsIntegrationTests):
         return _backend_params("feature-extraction")
 
 
-class TestTextClassificationToolIntegration(_Cassettes, ToolsIntegrationTests):
-    @property
-    def tool_constructor(self) -> type[BaseTool]:
-        return TextClassificationTool
-
-    @property
-    def tool_constructor_params(self) -> dict[str, Any]:
-        return _backend_params("text-classification")
-
-    @property
-    def tool_invoke_params_example(self) -> dict[str, Any]:
-        return {"text": "I love this product!"}
-
-
-class TestZeroShotToolIntegration(_Cassettes, ToolsIntegrationTests):
-    @property
-    def tool_constructor(self) -> type[BaseTool]:
-        return ZeroShotClassificationTool
-
-    @property
-    def tool_constructor_params(self) -> dict[str, Any]:
-        return {**_backend_params("zero-shot-classification"), "labels": ["billing", "account", "general"]}
-
-    @property
-    def tool_invoke_params_example(self) -> dict[str, Any]:
-        return {"text": "I need to update my payment method.", "labels": ["billing", "account"], "multi_label": False}
-
-
-class TestNERToolIntegration(_Cassettes, ToolsIntegrationTests):
-    @property
-    def tool_constructor(self) -> type[BaseTool]:
-        return NERTool
-
-    @property
-    def tool_constructor_params(self) -> dict[str, Any]:
-        return _backend_params("token-classification")
-
-    @property
-    def tool_invoke_params_example(self) -> dict[str, Any]:
-        return {"text": "Elon Musk founded SpaceX in Hawthorne, California in 2002.", "entity_types": ["PER"]}
+# One ToolsIntegrationTests class per tool of the registry, each replaying cassettes/langchain/<class name>/ (record a
+# new tool's: HFBRIDGE_RECORD=local bash scripts/test.sh tests/langchain/test_standard_integration.py -k <class name>).
+globals().update(
+    tool_suites(
+        "Integration", (_Cassettes, ToolsIntegrationTests), lambda spec: _backend_params(spec.task.pipeline_tag)
+    )
+)

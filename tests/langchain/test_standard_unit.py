@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from langchain_core.tools import BaseTool
 from langchain_tests.unit_tests import ChatModelUnitTests, EmbeddingsUnitTests, ToolsUnitTests
 
-from hfbridge.langchain import HFEmbeddings, NERTool, TextClassificationTool, ZeroShotClassificationTool
+from hfbridge.langchain import HFEmbeddings
 
 from ._capabilities import ChatHFCapabilities
+from ._tool_suites import tool_suites
 
 URL = "http://127.0.0.1:8765"
 
@@ -46,43 +46,5 @@ class TestHFEmbeddingsUnit(EmbeddingsUnitTests):
         )
 
 
-class TestTextClassificationToolUnit(ToolsUnitTests):
-    @property
-    def tool_constructor(self) -> type[BaseTool]:
-        return TextClassificationTool
-
-    @property
-    def tool_constructor_params(self) -> dict[str, Any]:
-        return {"base_url": URL}
-
-    @property
-    def tool_invoke_params_example(self) -> dict[str, Any]:
-        return {"text": "I love this product!"}
-
-
-class TestZeroShotToolUnit(ToolsUnitTests):
-    @property
-    def tool_constructor(self) -> type[BaseTool]:
-        return ZeroShotClassificationTool
-
-    @property
-    def tool_constructor_params(self) -> dict[str, Any]:
-        return {"base_url": URL, "labels": ["billing", "account", "technical support", "general"]}
-
-    @property
-    def tool_invoke_params_example(self) -> dict[str, Any]:
-        return {"text": "I need to update my payment method.", "labels": ["billing", "account"], "multi_label": False}
-
-
-class TestNERToolUnit(ToolsUnitTests):
-    @property
-    def tool_constructor(self) -> type[BaseTool]:
-        return NERTool
-
-    @property
-    def tool_constructor_params(self) -> dict[str, Any]:
-        return {"base_url": URL}
-
-    @property
-    def tool_invoke_params_example(self) -> dict[str, Any]:
-        return {"text": "Elon Musk founded SpaceX in Hawthorne, California in 2002.", "entity_types": ["PER"]}
+# One ToolsUnitTests class per tool of the registry (TestNamedEntityRecognitionToolUnit, ...).
+globals().update(tool_suites("Unit", (ToolsUnitTests,), lambda spec: {"base_url": URL}))

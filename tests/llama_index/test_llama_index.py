@@ -106,10 +106,11 @@ def test_tool_spec_schemas_and_errors(local_backend: LocalBackend) -> None:
     ner = json.loads(str(tools["named_entity_recognition"].call(text="Ada Lovelace lived in London.",
                                                                entity_types=["PER"])))  # fmt: skip
     assert [e["word"] for e in ner] == ["Ada Lovelace"]
-    with pytest.raises(ValueError, match="no candidate labels"):
-        tools["zero_shot_classification"].call(text="hello")
-    with pytest.raises(UnsupportedTaskError, match="no text-to-image model"):  # agents hand this message to the LLM
-        asyncio.run(tools["text_to_image"].acall(prompt="a fox"))
+    missing = tools["zero_shot_classification"].call(text="hello")  # errors are the tool's output, as in LangChain
+    assert missing.is_error and "'labels' missing" in str(missing)
+    unsupported = asyncio.run(tools["text_to_image"].acall(prompt="a fox"))
+    assert unsupported.is_error and isinstance(unsupported.exception, UnsupportedTaskError)
+    assert str(unsupported).startswith("UnsupportedTaskError: LocalBackend has no text-to-image model")
 
 
 # ------------------------------------------------------------------------------- anchor regressions (ANCHORS.md)

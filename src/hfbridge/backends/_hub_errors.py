@@ -153,7 +153,7 @@ def _unexpected(exc: Exception, token: SecretStr | None, wakes: bool) -> errors.
 
 
 def _client_side(exc: Exception, token: SecretStr | None, wakes: bool) -> errors.HFBridgeError:
-    if _wire.raised_reading_response(exc) or isinstance(exc, IndexError):
+    if isinstance(exc, IndexError):  # (answers the client failed to read are caught before the table: translate)
         return _unexpected(exc, token, wakes)
     if isinstance(exc, (ConnectionError, TimeoutError)):  # a socket error outside httpx2's own types
         return errors.BackendUnavailableError(f"connection failed ({type(exc).__name__}): {redact(str(exc), token)}")
@@ -184,12 +184,29 @@ TABLE: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], Mapper
     # type raised while it read an answer (a JSON object where a list was due, bad base64) is a malformed answer,
     # as are Pillow's errors for a body that is no image (OSError).
     ((ValueError, OSError, IndexError), _client_side),
+    # The client reading an answer of the wrong shape (``[]`` where it takes the first item): _client_side.
     ((KeyError, TypeError), _unexpected),
 )  # fmt: skip
 
 
+#: What keeps its own meaning wherever it is raised (a polling provider's HTTP error inside ``get_response``...).
+_TYPED = (errors.HFBridgeError, HfHubHTTPError, TextGenerationError, HubTimeoutError, httpx2.HTTPError)
+
+
 def translate(exc: BaseException, token: SecretStr | None, wakes_on_503: bool = False) -> errors.HFBridgeError:
     """Map one exception from the client onto the typed hierarchy. Messages never contain the token."""
+    if not isinstance(exc, _TYPED) and isinstance(exc, Exception) and _wire.raised_reading_answer(exc):
+        # Raised while the client read a 2xx body (HTML where JSON or an image was due): a malformed answer, not
+        # a request the target cannot serve (the ValueError row below) nor an unknown crash.
+        message = _wire.answer_error_message(exc)
+        if message is not None:  # a 200 whose body is {"error": ...}
+            message = redact(message, token)
+            return errors.APIError(f"the server answered 2xx with an error: {message}", server_message=message)
+        if _wire.not_an_image(exc):
+            return errors.APIError(
+                f"unexpected response from the server: the answer is not an image ({type(exc).__name__})"
+            )
+        return _unexpected(exc, token, wakes_on_503)
     for types, mapper in TABLE:
         if isinstance(exc, types):
             return mapper(exc, token, wakes_on_503)

@@ -18,7 +18,7 @@ from huggingface_hub import AsyncInferenceClient, InferenceClient
 from pydantic import SecretStr
 
 from .. import _settings as setting
-from .._secrets import is_hf_host, protect_logs, resolve_token
+from .._secrets import is_hf_host, protect_logs, resolve_token, without_credential_headers, without_credentials
 from ..errors import APIError, ConfigurationError, HFBridgeError, UnsupportedTaskError
 from ..tasks import Task
 from . import _wire
@@ -28,6 +28,8 @@ from .transport import Transport
 __all__ = ["HubTransport", "DEFAULT_TIMEOUT"]
 
 DEFAULT_TIMEOUT = 60.0
+#: A 2xx stream with no event at all (an empty or non-stream body) is a failure, never an empty answer.
+_NO_EVENT = "unexpected response from the server: the stream ended without any event"
 AnyTask = Task[Any, Any]
 
 
@@ -101,6 +103,25 @@ class HubTransport(Transport):
         if self.base_url is not None:
             return None
         return request_model or self.task_models.get(task)
+
+    def cache_target(self, task: AnyTask, request: Any) -> dict[str, Any]:
+        """The URL (without credentials) or the provider, the model this task really uses (``task_models``
+        included), and the headers that are not credentials (a gateway may route by them)."""
+        requested = getattr(request, "model", None)
+        if task.pipeline_tag == "chat":
+            model = self.chat_model(requested)
+        else:
+            model = self.task_model(requested, task.pipeline_tag)
+            if model is None and self.base_url is None:
+                model = self.model  # the client's model; None: the provider's recommended model for the task
+        return {
+            "backend": "hub",
+            "url": None if self.base_url is None else without_credentials(self.base_url),
+            "provider": None if self.base_url is not None else (self.provider or "auto"),
+            "model": model,
+            "headers": sorted((name.lower(), str(value)) for name, value in
+                              without_credential_headers(self.headers).items()),
+        }  # fmt: skip
 
     # --------------------------------------------------------------------------------------------- clients
     def client_kwargs(self) -> dict[str, Any]:
@@ -199,11 +220,15 @@ class HubTransport(Transport):
     def _chunks(self, client: InferenceClient, events: Any, parse: Any) -> Iterator[Any]:
         error: HFBridgeError | None = None
         try:
+            chunks = 0
             try:
                 for raw in events:
+                    chunks += 1
                     yield self._parse(parse, raw)
             except Exception as exc:
                 error = self._translate(exc)
+            if error is None and chunks == 0:
+                error = APIError(_NO_EVENT)
             if error is not None:
                 raise error  # outside the handler: the client's exception (request headers) is not chained
         finally:
@@ -214,12 +239,16 @@ class HubTransport(Transport):
         client = AsyncInferenceClient(**self.client_kwargs())
         error: HFBridgeError | None = None
         try:
+            chunks = 0
             try:
                 events = await hub.open_stream(client, request, self)
                 async for raw in events:
+                    chunks += 1
                     yield self._parse(hub.parse_chunk, raw)
             except Exception as exc:
                 error = self._translate(exc)
+            if error is None and chunks == 0:
+                error = APIError(_NO_EVENT)
             if error is not None:
                 raise error
         finally:

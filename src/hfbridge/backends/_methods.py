@@ -4,12 +4,24 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..tasks.audio import AUTOMATIC_SPEECH_RECOGNITION, TEXT_TO_SPEECH, SpeechRecognitionRequest, SpeechRequest
 from ..tasks.generation import CHAT, TEXT_GENERATION, ChatRequest, GenerationRequest
 from ..tasks.image import TEXT_TO_IMAGE, ImageRequest
+from ..tasks.language import (
+    FILL_MASK,
+    QUESTION_ANSWERING,
+    SUMMARIZATION,
+    TABLE_QUESTION_ANSWERING,
+    TRANSLATION,
+    FillMaskRequest,
+    QuestionAnsweringRequest,
+    SummarizationRequest,
+    TableQuestionAnsweringRequest,
+    TranslationRequest,
+)
 from ..tasks.text import (
     FEATURE_EXTRACTION,
     SENTENCE_SIMILARITY,
@@ -45,14 +57,19 @@ from ..types import (
     DetectedObject,
     DocumentAnswer,
     EntityGroup,
+    FillMaskPrediction,
     ImageCaption,
     ImageSegment,
     ImageSource,
+    QuestionAnswer,
     Results,
+    Summary,
+    TableAnswer,
     TextGeneration,
     TextGenerationChunk,
     ToolChoice,
     Transcription,
+    Translation,
     VisualAnswer,
 )
 from ._runner import Runner
@@ -788,3 +805,257 @@ class TaskMethods(Runner):
             top_k=top_k,
             model=model,
         ))
+
+    def summarization(
+        self,
+        text: str,
+        *,
+        model: str | None = None,
+        generate_parameters: dict[str, Any] | None = None,
+        truncation: str | None = None,
+        clean_up_tokenization_spaces: bool | None = None,
+    ) -> Summary:
+        """A summary of ``text`` (``result.summary_text``), by a sequence-to-sequence model.
+
+        ``generate_parameters`` go to the model's generation (``{"max_length": 60, "min_length": 10}``...);
+        ``truncation`` is one of ``do_not_truncate``, ``longest_first``, ``only_first``, ``only_second``.
+        """
+        return self._run(SUMMARIZATION, SummarizationRequest(
+            text,
+            model=model,
+            generate_parameters=generate_parameters,
+            truncation=truncation,
+            clean_up_tokenization_spaces=clean_up_tokenization_spaces,
+        ))
+
+    async def asummarization(
+        self,
+        text: str,
+        *,
+        model: str | None = None,
+        generate_parameters: dict[str, Any] | None = None,
+        truncation: str | None = None,
+        clean_up_tokenization_spaces: bool | None = None,
+    ) -> Summary:
+        """The async twin of :meth:`summarization`.
+
+        A summary of ``text`` (``result.summary_text``), by a sequence-to-sequence model.
+
+        ``generate_parameters`` go to the model's generation (``{"max_length": 60, "min_length": 10}``...);
+        ``truncation`` is one of ``do_not_truncate``, ``longest_first``, ``only_first``, ``only_second``.
+        """
+        return await self._arun(SUMMARIZATION, SummarizationRequest(
+            text,
+            model=model,
+            generate_parameters=generate_parameters,
+            truncation=truncation,
+            clean_up_tokenization_spaces=clean_up_tokenization_spaces,
+        ))
+
+    def translation(
+        self,
+        text: str,
+        *,
+        model: str | None = None,
+        src_lang: str | None = None,
+        tgt_lang: str | None = None,
+        generate_parameters: dict[str, Any] | None = None,
+        truncation: str | None = None,
+        clean_up_tokenization_spaces: bool | None = None,
+    ) -> Translation:
+        """``text`` translated (``result.translation_text``).
+
+        A model for one language pair (``Helsinki-NLP/opus-mt-en-fr``) needs no languages; a multilingual one takes
+        ``src_lang`` and ``tgt_lang`` in its own codes (``en_XX``/``fr_XX`` for mBART-50), both or neither.
+        ``generate_parameters`` and ``truncation`` as for :meth:`summarization`.
+        """
+        return self._run(TRANSLATION, TranslationRequest(
+            text,
+            model=model,
+            src_lang=src_lang,
+            tgt_lang=tgt_lang,
+            generate_parameters=generate_parameters,
+            truncation=truncation,
+            clean_up_tokenization_spaces=clean_up_tokenization_spaces,
+        ))
+
+    async def atranslation(
+        self,
+        text: str,
+        *,
+        model: str | None = None,
+        src_lang: str | None = None,
+        tgt_lang: str | None = None,
+        generate_parameters: dict[str, Any] | None = None,
+        truncation: str | None = None,
+        clean_up_tokenization_spaces: bool | None = None,
+    ) -> Translation:
+        """The async twin of :meth:`translation`.
+
+        ``text`` translated (``result.translation_text``).
+
+        A model for one language pair (``Helsinki-NLP/opus-mt-en-fr``) needs no languages; a multilingual one takes
+        ``src_lang`` and ``tgt_lang`` in its own codes (``en_XX``/``fr_XX`` for mBART-50), both or neither.
+        ``generate_parameters`` and ``truncation`` as for :meth:`summarization`.
+        """
+        return await self._arun(TRANSLATION, TranslationRequest(
+            text,
+            model=model,
+            src_lang=src_lang,
+            tgt_lang=tgt_lang,
+            generate_parameters=generate_parameters,
+            truncation=truncation,
+            clean_up_tokenization_spaces=clean_up_tokenization_spaces,
+        ))
+
+    def question_answering(
+        self,
+        question: str,
+        context: str,
+        *,
+        model: str | None = None,
+        top_k: int | None = None,
+        max_answer_len: int | None = None,
+        max_question_len: int | None = None,
+        max_seq_len: int | None = None,
+        doc_stride: int | None = None,
+        handle_impossible_answer: bool | None = None,
+        align_to_words: bool | None = None,
+    ) -> Results[QuestionAnswer]:
+        """Answers to ``question`` found in ``context``, best first: ``context[a.start:a.end] == a.answer``.
+
+        One answer unless ``top_k`` asks for more (fewer come back when the context has fewer). With
+        ``handle_impossible_answer`` the model may answer ``""`` when the context holds no answer.
+        """
+        return self._run(QUESTION_ANSWERING, QuestionAnsweringRequest(
+            question,
+            context,
+            model=model,
+            top_k=top_k,
+            max_answer_len=max_answer_len,
+            max_question_len=max_question_len,
+            max_seq_len=max_seq_len,
+            doc_stride=doc_stride,
+            handle_impossible_answer=handle_impossible_answer,
+            align_to_words=align_to_words,
+        ))
+
+    async def aquestion_answering(
+        self,
+        question: str,
+        context: str,
+        *,
+        model: str | None = None,
+        top_k: int | None = None,
+        max_answer_len: int | None = None,
+        max_question_len: int | None = None,
+        max_seq_len: int | None = None,
+        doc_stride: int | None = None,
+        handle_impossible_answer: bool | None = None,
+        align_to_words: bool | None = None,
+    ) -> Results[QuestionAnswer]:
+        """The async twin of :meth:`question_answering`.
+
+        Answers to ``question`` found in ``context``, best first: ``context[a.start:a.end] == a.answer``.
+
+        One answer unless ``top_k`` asks for more (fewer come back when the context has fewer). With
+        ``handle_impossible_answer`` the model may answer ``""`` when the context holds no answer.
+        """
+        return await self._arun(QUESTION_ANSWERING, QuestionAnsweringRequest(
+            question,
+            context,
+            model=model,
+            top_k=top_k,
+            max_answer_len=max_answer_len,
+            max_question_len=max_question_len,
+            max_seq_len=max_seq_len,
+            doc_stride=doc_stride,
+            handle_impossible_answer=handle_impossible_answer,
+            align_to_words=align_to_words,
+        ))
+
+    def table_question_answering(
+        self,
+        table: Mapping[str, Sequence[str]],
+        query: str,
+        *,
+        model: str | None = None,
+        padding: str | None = None,
+        sequential: bool | None = None,
+        truncation: bool | None = None,
+    ) -> TableAnswer:
+        """The answer to ``query`` found in ``table`` (a dict of columns: header -> cells, all equally long).
+
+        ``result.cells`` are the cells the answer comes from, ``result.coordinates`` their ``(row, column)``,
+        ``result.aggregator`` what the model did with them (``"SUM"``, ``"COUNT"``, ``"AVERAGE"``, ``"NONE"``).
+        Numbers in cells are sent as text.
+        """
+        return self._run(TABLE_QUESTION_ANSWERING, TableQuestionAnsweringRequest(
+            table,
+            query,
+            model=model,
+            padding=padding,
+            sequential=sequential,
+            truncation=truncation,
+        ))
+
+    async def atable_question_answering(
+        self,
+        table: Mapping[str, Sequence[str]],
+        query: str,
+        *,
+        model: str | None = None,
+        padding: str | None = None,
+        sequential: bool | None = None,
+        truncation: bool | None = None,
+    ) -> TableAnswer:
+        """The async twin of :meth:`table_question_answering`.
+
+        The answer to ``query`` found in ``table`` (a dict of columns: header -> cells, all equally long).
+
+        ``result.cells`` are the cells the answer comes from, ``result.coordinates`` their ``(row, column)``,
+        ``result.aggregator`` what the model did with them (``"SUM"``, ``"COUNT"``, ``"AVERAGE"``, ``"NONE"``).
+        Numbers in cells are sent as text.
+        """
+        return await self._arun(TABLE_QUESTION_ANSWERING, TableQuestionAnsweringRequest(
+            table,
+            query,
+            model=model,
+            padding=padding,
+            sequential=sequential,
+            truncation=truncation,
+        ))
+
+    def fill_mask(
+        self,
+        text: str,
+        *,
+        model: str | None = None,
+        targets: Sequence[str] | None = None,
+        top_k: int | None = None,
+    ) -> Results[FillMaskPrediction]:
+        """Candidates for the one mask token in ``text`` (``[MASK]`` for BERT-style models, ``<mask>`` for
+        RoBERTa-style ones), best first; ``prediction.sequence`` is the text filled in.
+
+        ``targets`` limits the candidates to these words; ``top_k`` sets how many come back (the model's default:
+        5). A text with more than one mask token is refused.
+        """
+        return self._run(FILL_MASK, FillMaskRequest(text, model=model, targets=targets, top_k=top_k))
+
+    async def afill_mask(
+        self,
+        text: str,
+        *,
+        model: str | None = None,
+        targets: Sequence[str] | None = None,
+        top_k: int | None = None,
+    ) -> Results[FillMaskPrediction]:
+        """The async twin of :meth:`fill_mask`.
+
+        Candidates for the one mask token in ``text`` (``[MASK]`` for BERT-style models, ``<mask>`` for
+        RoBERTa-style ones), best first; ``prediction.sequence`` is the text filled in.
+
+        ``targets`` limits the candidates to these words; ``top_k`` sets how many come back (the model's default:
+        5). A text with more than one mask token is refused.
+        """
+        return await self._arun(FILL_MASK, FillMaskRequest(text, model=model, targets=targets, top_k=top_k))

@@ -58,18 +58,18 @@ class Layer(Handler):
 
 # ============================================================================================================ cache
 class CacheLayer(Layer):
-    """Results by (backend, model, task, parameters, input); for many-input tasks one entry per input."""
+    """Results by (target, task, parameters, input); for many-input tasks one entry per input. The target is the
+    transport's ``cache_target``: the backend kind, URL / provider and the model the task really uses."""
 
-    def __init__(self, inner: Handler, cache: ResultCache, backend: str, model_id: Callable[[], str]) -> None:
+    def __init__(self, inner: Handler, cache: ResultCache, target: Callable[[AnyTask, Any], dict[str, Any]]) -> None:
         super().__init__(inner)
         self.cache = cache
-        self.backend = backend
-        self.model_id = model_id
+        self.target = target
 
     def _keys(self, task: AnyTask, request: Any, values: Sequence[Any]) -> list[str]:
         assert task.cache is not None
         params = task.cache.params(request)
-        target = {"backend": self.backend, "model": self.model_id()}  # where the request goes
+        target = self.target(task, request)
         return [cache_key(task.pipeline_tag, value, target=target, params=params) for value in values]
 
     def _value(self, task: AnyTask, request: Any) -> Any:
@@ -403,8 +403,7 @@ def build(
     batch_size: int,
     max_concurrency: int,
     cache: ResultCache | None,
-    backend_name: str,
-    model_id: Callable[[], str],
+    cache_target: Callable[[AnyTask, Any], dict[str, Any]],
     per_attempt: Sequence[Callable[[Handler], Handler]] = (),
 ) -> Handler:
     """The layers over ``transport``, in the order the module docstring draws (layers with nothing to do are left
@@ -417,5 +416,5 @@ def build(
     handler = RetryLayer(handler, retry)  # also with one attempt: it turns a broken stream into StreamInterruptedError
     handler = BatchLayer(handler, batch_size, max_concurrency)
     if cache is not None:
-        handler = CacheLayer(handler, cache, backend_name, model_id)
+        handler = CacheLayer(handler, cache, cache_target)
     return handler

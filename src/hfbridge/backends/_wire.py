@@ -30,7 +30,12 @@ from typing import Any
 import orjson
 from huggingface_hub import AsyncInferenceClient, InferenceClient
 
-__all__ = ["FAST_PATH", "UNAVAILABLE", "chat", "chat_stream", "embed", "endpoint_token", "known_providers"]
+from ..errors import APIError
+
+__all__ = [
+    "FAST_PATH", "UNAVAILABLE", "chat", "chat_stream", "embed", "post", "endpoint_token", "known_providers",
+    "raised_reading_answer", "answer_error_message", "error_message", "not_an_image",
+]  # fmt: skip
 
 logger = logging.getLogger("hfbridge")
 
@@ -97,26 +102,78 @@ def known_providers() -> set[str] | None:
     return None if providers is None else set(providers) | {"auto"}
 
 
-#: The functions with which the client reads an answer it received (after ``_inner_post`` returned): an error
-#: raised inside one of them is a malformed answer, not a request the client refused to build.
-_READERS = frozenset({
-    "parse_obj", "parse_obj_as_list", "parse_obj_as_instance", "get_response", "_b64_to_image", "_bytes_to_image",
-    "_bytes_to_dict", "_bytes_to_list",
-})  # fmt: skip
-_INFERENCE_DIR = os.path.join("huggingface_hub", "inference", "")
+#: huggingface_hub's functions that read an answer (they run after the request was sent): what they raise means
+#: the body was not what the client expected (HTML where an image or JSON was due, a number for a list...).
+_ANSWER_READERS = frozenset(
+    {"parse_obj", "parse_obj_as_list", "parse_obj_as_instance", "get_response", "_bytes_to_image", "_b64_to_image",
+     "_bytes_to_dict", "_bytes_to_list", "_format_text_generation_stream_output",
+     "_format_chat_completion_stream_output", "_stream_text_generation_response",
+     "_async_stream_text_generation_response", "_stream_chat_completion_response",
+     "_async_stream_chat_completion_response"}
+)  # fmt: skip
 
 
-def raised_reading_response(exc: BaseException) -> bool:
-    """Whether ``exc`` came from huggingface_hub reading an answer (a ``ValueError`` of ``parse_obj_as_list`` for a
-    JSON object where a list was expected, Pillow's error for HTML where an image was), rather than from building
-    the request (``ValueError``: provider without the task, model not served). Read from the traceback: a
-    huggingface_hub that renames these readers makes this answer False, the old behaviour."""
-    frames = []
+_CLIENT_MODULES = ("huggingface_hub.inference._client", "huggingface_hub.inference._generated._async_client")
+#: How the client's task methods name the answer they got from ``_inner_post`` (none is a parameter name).
+_ANSWER_LOCALS = ("response", "bytes_output", "data")
+
+
+def _reader_frames(exc: BaseException) -> Iterator[Any]:
+    """The frames of ``exc``'s traceback that were reading an answer: one of the client's readers, or a client
+    task method that already holds the answer (it converts it in place: ``np.array(...)`` of the embeddings,
+    ``data[0]`` of a generation)."""
     traceback = exc.__traceback__
     while traceback is not None:
-        frames.append(traceback.tb_frame.f_code)
+        frame = traceback.tb_frame
+        module = str(frame.f_globals.get("__name__", ""))
+        if module.startswith("huggingface_hub.") and (
+            frame.f_code.co_name in _ANSWER_READERS
+            or (
+                module in _CLIENT_MODULES
+                and frame.f_code.co_name != "_inner_post"
+                and any(frame.f_locals.get(name) is not None for name in _ANSWER_LOCALS)
+            )
+        ):
+            yield frame
         traceback = traceback.tb_next
-    return any(code.co_name in _READERS and _INFERENCE_DIR in code.co_filename for code in frames)
+
+
+def not_an_image(exc: BaseException) -> bool:
+    """Whether ``exc`` is Pillow failing to read an image answer (its body was no image: HTML, JSON...)."""
+    return type(exc).__module__.split(".")[0] == "PIL"
+
+
+def raised_reading_answer(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised while huggingface_hub read a 2xx answer (not while it built the request, where
+    a ``ValueError`` means the target cannot serve the task). Decided by where it was raised, not its message."""
+    if not_an_image(exc):
+        return True
+    return next(_reader_frames(exc), None) is not None
+
+
+def error_message(body: Any) -> str | None:
+    """The server's message when a 2xx ``body`` (bytes, text or parsed JSON) is an error object (``{"error": "..."}``
+    or OpenAI's ``{"error": {"message": ...}}``), else None."""
+    if isinstance(body, (bytes, str)):
+        try:
+            body = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return None
+    if not isinstance(body, dict) or body.get("error") is None:
+        return None
+    error = body["error"]
+    message = error.get("message") if isinstance(error, dict) else error
+    return message if isinstance(message, str) else repr(error)[:200]
+
+
+def answer_error_message(exc: BaseException) -> str | None:
+    """When huggingface_hub failed reading a 2xx answer that is an error object: the server's message."""
+    for frame in _reader_frames(exc):
+        for name in ("content", *_ANSWER_LOCALS):
+            message = error_message(frame.f_locals.get(name))
+            if message is not None:
+                return message
+    return None
 
 
 def endpoint_token(endpoint: Any) -> str | None:
@@ -156,16 +213,26 @@ def _embedding_request(client: Client, texts: list[str], parameters: dict[str, A
 
 
 # ------------------------------------------------------------------------------------------------ decoding
+_SSE_FIELDS = ("event:", "id:", "retry:", ":")
+
+
 def _event(line: str) -> dict[str, Any] | None:
-    """One server-sent event line: its JSON payload, None for other lines; StopIteration at ``[DONE]``."""
+    """One server-sent event line: its JSON payload, None for other event-stream lines; StopIteration at
+    ``[DONE]``. A line that is not part of an event stream (an HTML page, a JSON error body answered with status
+    200) raises ``APIError``: read as "no event", it would make an empty answer out of a failure."""
     if not line.startswith("data:"):
-        return None
+        if not line.strip() or line.startswith(_SSE_FIELDS):
+            return None
+        message = error_message(line)
+        if message is not None:
+            raise APIError(f"the server answered 2xx with an error: {message}", server_message=message)
+        raise APIError(f"unexpected response from the server: not an event stream: {line[:120]!r}")
     data = line[5:].strip()
     if data == "[DONE]":
         raise StopIteration
     payload = orjson.loads(data)
     if not isinstance(payload, dict):
-        raise ValueError(f"unexpected stream event: {data[:200]}")
+        raise APIError(f"unexpected response from the server: a stream event that is not an object: {data[:120]}")
     if payload.get("error") is not None:
         # The same typed errors the client raises for an error event (its error mapping applies unchanged).
         raise _INTERNALS["parse_error"](payload["error"], payload.get("error_type"))
@@ -222,6 +289,42 @@ def embed(client: Client, texts: list[str], **parameters: Any) -> Any:
     if not FAST_PATH:
         return client.feature_extraction(texts, **parameters)
     helper, request = _embedding_request(client, texts, parameters)
+    body: Any = client._inner_post(request)
+    if isinstance(client, AsyncInferenceClient):
+        return _then(body, lambda raw: helper.get_response(orjson.loads(raw)))
+    return helper.get_response(orjson.loads(body))
+
+
+def post(
+    client: Client,
+    task: str,
+    inputs: Any,
+    parameters: dict[str, Any],
+    *,
+    model: str | None,
+    public: Callable[[], Any],
+    public_shape: Callable[[Any], Any] | None = None,
+) -> Any:
+    """The decoded JSON answer of one hf-inference task call, as the client's method for ``task`` would send it.
+
+    The client's public methods read answers into permissive dataclasses (a missing field becomes ``None``, a 200
+    ``{"error": ...}`` a dataclass of ``None`` fields or a ``ValueError``); the raw JSON lets a task's parser be
+    strict. ``inputs`` and ``parameters`` must be exactly what that method hands its provider helper, so both paths
+    send the same request. On the public path ``public()`` calls the method; ``public_shape`` turns its answer back
+    into the wire shape (``SummarizationOutput`` -> ``[{"summary_text": ...}]``).
+    """
+    if not FAST_PATH:
+        answer = public()
+        if public_shape is None:
+            return answer
+        if isinstance(client, AsyncInferenceClient):
+            return _then(answer, public_shape)
+        return public_shape(answer)
+    model_id = model or client.model
+    helper = _INTERNALS["get_provider_helper"](client.provider, task=task, model=model_id)
+    request = helper.prepare_request(
+        inputs=inputs, parameters=parameters, headers=client.headers, model=model_id, api_key=client.token
+    )
     body: Any = client._inner_post(request)
     if isinstance(client, AsyncInferenceClient):
         return _then(body, lambda raw: helper.get_response(orjson.loads(raw)))

@@ -82,7 +82,7 @@ class Backend(TaskMethods):
         self._meta = ResponseMeta(backend=self.label)
         self._handler = build(
             transport, retry=self.retry_policy, rate_limit=rate_limit, batch_size=batch_size,
-            max_concurrency=max_concurrency, cache=cache, backend_name=self.name, model_id=lambda: self.model_id,
+            max_concurrency=max_concurrency, cache=cache, cache_target=transport.cache_target,
             per_attempt=per_attempt,
         )  # fmt: skip
 

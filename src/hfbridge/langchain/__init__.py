@@ -3,12 +3,13 @@
 from .chat_models import ChatHF
 from .embeddings import HFEmbeddings
 from .llms import HFLLM
-from .tools import NERTool, TextClassificationTool, TextToImageTool, ZeroShotClassificationTool, hf_tools
+from .tools import HFTool, NERTool, TextClassificationTool, TextToImageTool, ZeroShotClassificationTool, hf_tools
 
 __all__ = [
     "ChatHF",
     "HFLLM",
     "HFEmbeddings",
+    "HFTool",
     "TextClassificationTool",
     "ZeroShotClassificationTool",
     "NERTool",

@@ -19,6 +19,7 @@ from langchain_core.messages import (
 from langchain_core.messages.ai import UsageMetadata
 from langchain_core.messages.tool import invalid_tool_call, tool_call, tool_call_chunk
 
+from ..errors import InvalidInputError
 from ..types import ChatCompletion, ChatCompletionChunk, Usage
 
 PROVIDER = "huggingface"
@@ -78,7 +79,7 @@ def to_openai(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
         elif isinstance(message, ChatMessage):
             entry = {"role": message.role, "content": _content(message.content)}
         else:
-            raise TypeError(f"unsupported message type {type(message).__name__}")
+            raise InvalidInputError(f"unsupported message type {type(message).__name__}")
         if message.name and entry["role"] in ("user", "assistant", "system"):
             entry["name"] = message.name
         result.append(entry)

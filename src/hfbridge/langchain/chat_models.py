@@ -21,8 +21,10 @@ from langchain_core.utils.function_calling import convert_to_json_schema, conver
 from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import BaseModel, Field
 
+from .. import errors
 from .._signatures import freeze_signatures
 from ..errors import OutputTruncatedError
+from ..tools import normalize_tool_choice
 from ..types import ChatCompletionChunk
 from ._config import BackendFields
 from ._convert import PROVIDER, to_ai_chunk, to_ai_message, to_openai
@@ -105,7 +107,7 @@ class ChatHF(BackendFields, BaseChatModel):
         kwargs.pop("stream_options", None)
         kwargs.pop("ls_structured_output_format", None)
         if kwargs:
-            raise TypeError(f"ChatHF got unexpected call options: {sorted(kwargs)}")
+            raise errors.InvalidInputError(f"ChatHF got unexpected call options: {sorted(kwargs)}")
         return {key: value for key, value in options.items() if value is not None and value != []}
 
     def _model_name(self) -> str:
@@ -214,7 +216,7 @@ class ChatHF(BackendFields, BaseChatModel):
         formatted = [convert_to_openai_tool(tool, strict=strict) for tool in tools]
         self.client.check_chat_support(model=self.model, tools=bool(formatted))
         if tool_choice is not None and tool_choice is not False:
-            kwargs["tool_choice"] = _tool_choice(tool_choice, formatted)
+            kwargs["tool_choice"] = normalize_tool_choice(tool_choice, formatted)
         return super().bind(tools=formatted, **kwargs)
 
     def with_structured_output(
@@ -228,11 +230,11 @@ class ChatHF(BackendFields, BaseChatModel):
     ) -> Runnable[LanguageModelInput, dict[str, Any] | BaseModel]:
         """Pydantic classes give pydantic instances; TypedDicts and JSON schemas give dicts."""
         if kwargs:
-            raise ValueError(f"unexpected arguments: {sorted(kwargs)}")
+            raise errors.InvalidInputError(f"unexpected arguments: {sorted(kwargs)}")
         is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)
         if method == "function_calling":
             if schema is None:
-                raise ValueError("schema is required for method='function_calling'")
+                raise errors.InvalidInputError("schema is required for method='function_calling'")
             tool = convert_to_openai_tool(schema, strict=strict)
             name = tool["function"]["name"]
             llm = self.bind_tools([tool], tool_choice=name, ls_structured_output_format={
@@ -245,7 +247,7 @@ class ChatHF(BackendFields, BaseChatModel):
         elif method == "json_schema":
             self.client.check_chat_support(model=self.model, response_format=True)
             if schema is None:
-                raise ValueError("schema is required for method='json_schema'")
+                raise errors.InvalidInputError("schema is required for method='json_schema'")
             json_schema = convert_to_json_schema(schema)
             response_format = {"type": "json_schema", "json_schema": {
                 "name": json_schema.get("title", "output"), "schema": json_schema,
@@ -259,7 +261,7 @@ class ChatHF(BackendFields, BaseChatModel):
                 "kwargs": {"method": method}, "schema": schema})  # fmt: skip
             parser = PydanticOutputParser(pydantic_object=schema) if is_pydantic else JsonOutputParser()  # type: ignore[arg-type]
         else:
-            raise ValueError(f"unknown method {method!r}; use function_calling, json_schema or json_mode")
+            raise errors.InvalidInputError(f"unknown method {method!r}; use function_calling, json_schema or json_mode")
         # An answer cut by max_tokens is refused before any parser sees it (parsers repair cut JSON into a half-filled
         # object); like ChatOpenAI's LengthFinishReasonError it is raised with include_raw too, not a parsing error.
         whole = llm | RunnableLambda(_whole_answer, name="refuse_truncated")
@@ -271,21 +273,6 @@ class ChatHF(BackendFields, BaseChatModel):
 
 
 freeze_signatures(ChatHF, "_generate", "_agenerate")
-
-
-def _tool_choice(choice: dict[str, Any] | str | bool, tools: list[dict[str, Any]]) -> Any:
-    names = [tool["function"]["name"] for tool in tools]
-    if choice is True or choice in ("any", "required"):
-        return "required"
-    if choice in ("auto", "none"):
-        return choice
-    if isinstance(choice, str):
-        if choice not in names:
-            raise ValueError(f"tool_choice {choice!r} is not one of the bound tools {names}")
-        return {"type": "function", "function": {"name": choice}}
-    if isinstance(choice, dict):
-        return choice
-    raise ValueError(f"unsupported tool_choice {choice!r}")
 
 
 def _whole_answer(message: BaseMessage) -> BaseMessage:

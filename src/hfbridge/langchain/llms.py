@@ -11,6 +11,7 @@ from langchain_core.outputs import Generation, GenerationChunk, LLMResult
 from pydantic import Field
 
 from .._signatures import freeze_signatures
+from ..errors import InvalidInputError
 from ..types import TextGeneration
 from ._config import BackendFields
 
@@ -50,7 +51,7 @@ class HFLLM(BackendFields, BaseLLM):
             "seed": kwargs.pop("seed", self.seed),
         }
         if kwargs:
-            raise TypeError(f"HFLLM got unexpected call options: {sorted(kwargs)}")
+            raise InvalidInputError(f"HFLLM got unexpected call options: {sorted(kwargs)}")
         return {key: value for key, value in options.items() if value is not None and value != []}
 
     @staticmethod

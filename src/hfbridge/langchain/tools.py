@@ -1,25 +1,20 @@
-"""Classifiers, NER and image generation as LangChain tools an agent can call."""
+"""hfbridge's tools (``hfbridge.tools``, one per task that declares one) as LangChain ``BaseTool``s."""
 
 from __future__ import annotations
 
-import json
-import tempfile
-import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
 from langchain_core.tools import BaseTool, ToolException
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import Field
 
 from ..backends import Backend
-from ..errors import HFBridgeError
-from ..tasks import TASKS
-from ._config import BackendFields
+from ..tools import DEFAULT_TOOLS, MediaFiles, ToolCallError, ToolSet, ToolSpec, ToolTarget, get_tool
 
 __all__ = [
+    "HFTool",
     "TextClassificationTool",
     "ZeroShotClassificationTool",
     "NERTool",
@@ -28,182 +23,112 @@ __all__ = [
 ]
 
 
-# Names, descriptions and argument schemas are declared once, with the tasks (hfbridge.tasks).
-_TOOLS = {task.tool.name: task.tool for task in TASKS if task.tool is not None}
+class HFTool(ToolTarget, BaseTool):
+    """Any hfbridge tool as a LangChain tool: ``HFTool(tool="summarization", backend=backend, **options)``.
 
+    Name, description and argument schema come from the task's declaration; ``options`` are the tool's options
+    (``labels=``, ``top_k=``...: see ``hfbridge.tools``), given as keywords and checked at construction (an unknown
+    one raises :class:`~hfbridge.errors.ConfigurationError`). Bad arguments and typed errors (402, unsupported task...)
+    reach the agent as the tool's output (``ToolMessage(status="error")``), never as an exception in its loop.
+    """
 
-def _validation_message(error: ValidationError) -> str:
-    problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'input'}: {e['msg']}" for e in error.errors())
-    return f"Invalid tool input: {problems}. Fix the arguments and call the tool again."
-
-
-@contextmanager
-def _readable_errors() -> Iterator[None]:
-    """hfbridge errors become ToolExceptions, which LangChain hands to the agent as the tool's output."""
-    try:
-        yield
-    except HFBridgeError as error:
-        raise ToolException(f"{type(error).__name__}: {error}") from error
-
-
-class _HFTool(BackendFields, BaseTool):
-    """Shared plumbing: backend resolution and errors an agent can read (never a crash of the agent loop)."""
-
+    tool: str = Field(default="", description="The hfbridge tool (tool name, task name or short name).")
+    options: dict[str, Any] = Field(default_factory=dict, description="The tool's options, checked once.")
+    output_dir: Path | None = Field(default=None, description="Where images and audio results are written.")
     handle_tool_error: bool | str | Any = True
-    handle_validation_error: bool | str | Any = _validation_message
+
+    #: The tool a named subclass always is (``NERTool``...).
+    fixed_tool: ClassVar[str | None] = None
+
+    def __init__(self, **data: Any) -> None:
+        spec = get_tool(self.fixed_tool or data.get("tool") or "")
+        known = {name for key, info in type(self).model_fields.items() for name in (key, info.alias) if name}
+        options = dict(data.pop("options", None) or {})
+        options.update({key: data.pop(key) for key in list(data) if key not in known})
+        data.update(tool=spec.name, options=spec.check_options({k: v for k, v in options.items() if v is not None}))
+        data.setdefault("name", spec.name)
+        data.setdefault("description", spec.description)
+        data.setdefault("args_schema", spec.args)
+        super().__init__(**data)
+
+    @property
+    def spec(self) -> ToolSpec:
+        """The framework-neutral tool this adapts."""
+        return get_tool(self.tool)
+
+    def _parse_input(self, tool_input: str | dict[str, Any], tool_call_id: str | None) -> dict[str, Any]:
+        # The tool layer checks the arguments (unknown ones included, which BaseTool would drop silently) and keeps
+        # only those given, so an omitted one can take the tool's option.
+        try:
+            return self.spec.arguments(tool_input)
+        except ToolCallError as error:
+            raise ToolException(str(error)) from None
+
+    def _call(self) -> dict[str, Any]:
+        return {"options": self.options, "model": self.tool_model(), "media": MediaFiles(self.output_dir)}
+
+    def _run(self, run_manager: CallbackManagerForToolRun | None = None, **arguments: Any) -> str:
+        try:
+            return self.spec.run(self.client, arguments, **self._call())
+        except ToolCallError as error:
+            raise ToolException(str(error)) from error.error
+
+    async def _arun(self, run_manager: AsyncCallbackManagerForToolRun | None = None, **arguments: Any) -> str:
+        try:
+            return await self.spec.arun(self.client, arguments, **self._call())
+        except ToolCallError as error:
+            raise ToolException(str(error)) from error.error
 
 
-class TextClassificationTool(_HFTool):
-    """Sentiment (or any text-classification model): labels with scores, best first."""
+class TextClassificationTool(HFTool):
+    """Sentiment (or any text-classification model): labels with scores, best first. Option: ``top_k``."""
 
-    name: str = _TOOLS["text_classification"].name
-    description: str = _TOOLS["text_classification"].description
-    args_schema: type[BaseModel] = _TOOLS["text_classification"].args
-    top_k: int | None = Field(default=None, description="Return only the k best labels.")
-
-    def _run(self, text: str, run_manager: CallbackManagerForToolRun | None = None) -> str:
-        with _readable_errors():
-            labels = self.client.text_classification(text, top_k=self.top_k, model=self._model_override({}))
-        return json.dumps([label.model_dump() for label in labels])
-
-    async def _arun(self, text: str, run_manager: AsyncCallbackManagerForToolRun | None = None) -> str:
-        with _readable_errors():
-            labels = await self.client.atext_classification(text, top_k=self.top_k, model=self._model_override({}))
-        return json.dumps([label.model_dump() for label in labels])
+    fixed_tool: ClassVar[str | None] = "text_classification"
 
 
-class ZeroShotClassificationTool(_HFTool):
-    """Rank candidate labels for a text; labels fixed at construction or given per call."""
+class ZeroShotClassificationTool(HFTool):
+    """Rank candidate labels for a text; ``labels=`` are the labels used when a call gives none."""
 
-    name: str = _TOOLS["zero_shot_classification"].name
-    description: str = _TOOLS["zero_shot_classification"].description
-    args_schema: type[BaseModel] = _TOOLS["zero_shot_classification"].args
-    labels: list[str] | None = Field(default=None, description="Default candidate labels.")
-
-    def _labels(self, labels: list[str] | None) -> list[str]:
-        chosen = labels if labels else self.labels
-        if not chosen:
-            raise ToolException("No candidate labels: pass `labels` (a non-empty list of strings).")
-        return chosen
-
-    def _run(
-        self,
-        text: str,
-        labels: list[str] | None = None,
-        multi_label: bool = False,
-        run_manager: CallbackManagerForToolRun | None = None,
-    ) -> str:
-        with _readable_errors():
-            result = self.client.zero_shot_classification(
-                text, self._labels(labels), multi_label=multi_label, model=self._model_override({})
-            )
-        return json.dumps([item.model_dump() for item in result])
-
-    async def _arun(
-        self,
-        text: str,
-        labels: list[str] | None = None,
-        multi_label: bool = False,
-        run_manager: AsyncCallbackManagerForToolRun | None = None,
-    ) -> str:
-        with _readable_errors():
-            result = await self.client.azero_shot_classification(
-                text, self._labels(labels), multi_label=multi_label, model=self._model_override({})
-            )
-        return json.dumps([item.model_dump() for item in result])
+    fixed_tool: ClassVar[str | None] = "zero_shot_classification"
 
 
-class NERTool(_HFTool):
-    """Named entities with their group, text span and score."""
+class NERTool(HFTool):
+    """Named entities with their group, text span and score; ``entity_types=`` filters when a call gives none."""
 
-    name: str = _TOOLS["named_entity_recognition"].name
-    description: str = _TOOLS["named_entity_recognition"].description
-    args_schema: type[BaseModel] = _TOOLS["named_entity_recognition"].args
-
-    @staticmethod
-    def _filtered(entities: Sequence[Any], types: list[str] | None) -> str:
-        wanted = {t.upper() for t in types} if types else None
-        kept = [e.model_dump() for e in entities if wanted is None or e.entity_group.upper() in wanted]
-        return json.dumps(kept)
-
-    def _run(
-        self, text: str, entity_types: list[str] | None = None, run_manager: CallbackManagerForToolRun | None = None
-    ) -> str:
-        with _readable_errors():
-            entities = self.client.token_classification(text, model=self._model_override({}))
-        return self._filtered(entities, entity_types)
-
-    async def _arun(
-        self,
-        text: str,
-        entity_types: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForToolRun | None = None,
-    ) -> str:
-        with _readable_errors():
-            entities = await self.client.atoken_classification(text, model=self._model_override({}))
-        return self._filtered(entities, entity_types)
+    fixed_tool: ClassVar[str | None] = "named_entity_recognition"
 
 
-class TextToImageTool(_HFTool):
-    """Generate an image, save it as PNG, return its path."""
+class TextToImageTool(HFTool):
+    """Generate an image, save it as PNG in ``output_dir``, return its path."""
 
-    name: str = _TOOLS["text_to_image"].name
-    description: str = _TOOLS["text_to_image"].description
-    args_schema: type[BaseModel] = _TOOLS["text_to_image"].args
-    output_dir: Path = Field(default_factory=lambda: Path(tempfile.gettempdir()) / "hfbridge-images")
+    fixed_tool: ClassVar[str | None] = "text_to_image"
 
-    def _save(self, image: Any) -> str:
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        path = self.output_dir / f"{uuid.uuid4().hex}.png"
-        image.save(path, format="PNG")
-        return str(path)
 
-    def _options(self, width: int | None, height: int | None) -> dict[str, Any]:
-        options: dict[str, Any] = {"model": self._model_override({}), "width": width, "height": height}
-        return {key: value for key, value in options.items() if value is not None}
-
-    def _run(
-        self,
-        prompt: str,
-        width: int | None = None,
-        height: int | None = None,
-        run_manager: CallbackManagerForToolRun | None = None,
-    ) -> str:
-        with _readable_errors():
-            return self._save(self.client.text_to_image(prompt, **self._options(width, height)))
-
-    async def _arun(
-        self,
-        prompt: str,
-        width: int | None = None,
-        height: int | None = None,
-        run_manager: AsyncCallbackManagerForToolRun | None = None,
-    ) -> str:
-        with _readable_errors():
-            return self._save(await self.client.atext_to_image(prompt, **self._options(width, height)))
+_NAMED: dict[str, type[HFTool]] = {
+    cls.fixed_tool: cls
+    for cls in (TextClassificationTool, ZeroShotClassificationTool, NERTool, TextToImageTool)
+    if cls.fixed_tool
+}
 
 
 def hf_tools(
     backend: Backend | None = None,
     *,
-    labels: list[str] | None = None,
-    include: Sequence[str] = ("sentiment", "zero_shot", "ner"),
-    **shorthand: Any,
+    include: str | Sequence[str] = DEFAULT_TOOLS,
+    output_dir: str | Path | None = None,
+    **options: Any,
 ) -> list[BaseTool]:
-    """Ready tools for an agent, sharing one backend. ``include`` may add ``"image"``."""
-    kwargs: dict[str, Any] = {"backend": backend, **shorthand}
-    factories: dict[str, Any] = {
-        "sentiment": lambda: TextClassificationTool(**kwargs),
-        "zero_shot": lambda: ZeroShotClassificationTool(labels=labels, **kwargs),
-        "ner": lambda: NERTool(**kwargs),
-        "image": lambda: TextToImageTool(**kwargs),
-    }
-    unknown = set(include) - set(factories)
-    if unknown:
-        raise ValueError(f"unknown tools {sorted(unknown)}; choose from {sorted(factories)}")
-    if backend is None and not shorthand:
-        # One default backend for all tools, not one each (models load once).
-        from ..backends import resolve_backend
+    """Tools for an agent, all on **one** backend (one rate limit, models loaded once).
 
-        kwargs["backend"] = resolve_backend()
-    return [factories[name]() for name in include]
+    ``include``: tool names, task names or the short names ``"sentiment"``, ``"zero_shot"``, ``"ner"``, ``"image"``
+    (``"all"``: every tool). ``options``: the backend shorthand (``model``, ``base_url``, ``provider``, ``api_key``,
+    ``timeout``, ``max_retries``, ``requests_per_second``) and tool options, each given to the tools that take it
+    (``labels=`` to zero-shot). The same as LlamaIndex's ``HFToolSpec(backend, include=..., **options)``.
+    """
+    tools = ToolSet(backend, include=include, output_dir=output_dir, **options)
+    built: list[BaseTool] = []
+    for spec in tools.specs:
+        cls = _NAMED.get(spec.name, HFTool)
+        built.append(cls(tool=spec.name, backend=tools.backend, model=tools.model, output_dir=output_dir,
+                         options=tools.options[spec.name]))  # fmt: skip
+    return built

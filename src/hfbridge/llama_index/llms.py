@@ -35,6 +35,7 @@ from pydantic import Field
 from .._adapter_fields import BackendTarget
 from .._signatures import freeze_signatures
 from ..errors import InvalidInputError, OutputTruncatedError
+from ..tools import normalize_tool_choice
 from ..types import ChatCompletionChunk, Usage
 from ._convert import to_chat_message, to_openai, usage_kwargs
 
@@ -182,7 +183,8 @@ class HFLLM(BackendTarget, FunctionCallingLLM):
         if specs:
             self.client.check_chat_support(model=self.model, tools=True)
             prepared["tools"] = specs
-            prepared["tool_choice"] = _tool_choice(tool_choice, tool_required)
+            default = "required" if tool_required else "auto"
+            prepared["tool_choice"] = normalize_tool_choice(default if tool_choice is None else tool_choice, specs)
         return prepared
 
     def _validate_chat_with_tools_response(
@@ -248,14 +250,6 @@ def _prompt(prompt: Any) -> str:
     if not isinstance(prompt, str):
         raise InvalidInputError(f"prompt must be a str, got {type(prompt).__name__}")
     return prompt
-
-
-def _tool_choice(tool_choice: str | dict[str, Any] | None, tool_required: bool) -> Any:
-    if tool_choice is None:
-        return "required" if tool_required else "auto"
-    if isinstance(tool_choice, dict) or tool_choice in ("auto", "none", "required"):
-        return tool_choice
-    return {"type": "function", "function": {"name": tool_choice}}
 
 
 freeze_signatures(

@@ -1,152 +1,122 @@
-"""``HFToolSpec``: sentiment, zero-shot, NER and text-to-image as LlamaIndex ``FunctionTool``s."""
+"""``HFToolSpec``: hfbridge's tools (``hfbridge.tools``, one per task that declares one) as LlamaIndex
+``FunctionTool``s."""
 
 from __future__ import annotations
 
-import json
-import tempfile
-import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from llama_index.core.tools import FunctionTool, ToolMetadata
+from llama_index.core.tools import FunctionTool, ToolMetadata, ToolOutput
 from llama_index.core.tools.tool_spec.base import BaseToolSpec
-from pydantic import BaseModel, Field
 
-from ..backends import Backend, resolve_backend
+from ..backends import Backend
+from ..tools import DEFAULT_TOOLS, ToolCallError, ToolSet, ToolSpec
 
-__all__ = ["HFToolSpec"]
-
-
-class SentimentArgs(BaseModel):
-    text: str = Field(min_length=1, description="The text to analyse.")
+__all__ = ["HFToolSpec", "HFFunctionTool"]
 
 
-class ZeroShotArgs(BaseModel):
-    text: str = Field(min_length=1, description="The text to classify.")
-    labels: list[str] | None = Field(default=None, description="Candidate labels; omit for the spec's labels.")
-    multi_label: bool = Field(default=False, description="Score each label independently.")
+class HFFunctionTool(FunctionTool):
+    """A ``FunctionTool`` whose failures (bad arguments, typed hfbridge errors) come back as an error
+    ``ToolOutput`` (``is_error=True``, the message as content, the cause as ``exception``) instead of an exception:
+    what LangChain's tools do, and what the agent would hand the model anyway."""
 
+    def _failed(self, error: ToolCallError, kwargs: dict[str, Any]) -> ToolOutput:
+        return ToolOutput(content=str(error), tool_name=self.metadata.get_name(), raw_input={"kwargs": kwargs},
+                          raw_output=str(error), is_error=True, exception=error.error or error)  # fmt: skip
 
-class NERArgs(BaseModel):
-    text: str = Field(min_length=1, description="The text to analyse.")
-    entity_types: list[str] | None = Field(default=None, description="Keep only these groups: PER, ORG, LOC, MISC.")
+    def call(self, *args: Any, **kwargs: Any) -> ToolOutput:
+        try:
+            return super().call(*args, **kwargs)
+        except ToolCallError as error:
+            return self._failed(error, kwargs)
 
-
-class ImageArgs(BaseModel):
-    prompt: str = Field(min_length=1, description="What the image should show.")
-    width: int | None = Field(default=None, ge=64, le=2048, description="Width in pixels.")
-    height: int | None = Field(default=None, ge=64, le=2048, description="Height in pixels.")
-
-
-_SPECS: dict[str, tuple[type[BaseModel], str]] = {
-    "text_classification": (
-        SentimentArgs,
-        "Classify the sentiment of a text (positive or negative). Returns JSON [{label, score}], best first.",
-    ),
-    "zero_shot_classification": (
-        ZeroShotArgs,
-        "Classify the topic of a text: which of the candidate labels fits it best. Returns JSON [{label, score}].",
-    ),
-    "named_entity_recognition": (
-        NERArgs,
-        "Find named entities (people PER, organisations ORG, locations LOC, other MISC) in a text. "
-        "Returns JSON [{entity_group, word, start, end, score}].",
-    ),
-    "text_to_image": (ImageArgs, "Generate an image from a text prompt. Returns the path of the saved PNG file."),
-}
+    async def acall(self, *args: Any, **kwargs: Any) -> ToolOutput:
+        try:
+            return await super().acall(*args, **kwargs)
+        except ToolCallError as error:
+            return self._failed(error, kwargs)
 
 
 class HFToolSpec(BaseToolSpec):
-    """Hugging Face classifiers, NER and image generation as tools for any LlamaIndex agent.
+    """hfbridge's tools for any LlamaIndex agent, on **one** backend.
 
     >>> tools = HFToolSpec(labels=["billing", "account"]).to_tool_list()
     >>> agent = FunctionAgent(tools=tools, llm=HFLLM())
 
-    Each tool has a sync and an async function and a precise ``fn_schema``. Errors (bad input, 402...) are raised
-    as typed hfbridge errors whose message the agent receives as the tool's output.
+    ``include``: tool names, task names or the short names ``"sentiment"``, ``"zero_shot"``, ``"ner"``, ``"image"``
+    (``"all"``: every tool); ``include_image=True`` adds ``"image"``. ``options``: the backend shorthand (``model``,
+    ``base_url``, ``provider``, ``api_key``, ``timeout``, ``max_retries``, ``requests_per_second``) and tool options,
+    each given to the tools that take it (``labels=`` to zero-shot) — the same as LangChain's ``hf_tools``.
+    Each tool has a sync and an async function and its task's argument schema.
     """
-
-    spec_functions = [
-        ("text_classification", "atext_classification"),
-        ("zero_shot_classification", "azero_shot_classification"),
-        ("named_entity_recognition", "anamed_entity_recognition"),
-    ]
 
     def __init__(
         self,
         backend: Backend | None = None,
         *,
-        labels: list[str] | None = None,
+        include: str | Sequence[str] = DEFAULT_TOOLS,
         include_image: bool = False,
         output_dir: str | Path | None = None,
-        **shorthand: Any,
+        **options: Any,
     ) -> None:
-        self.backend = backend if backend is not None else resolve_backend(**shorthand)
-        self.labels = labels
-        self.output_dir = Path(output_dir or Path(tempfile.gettempdir()) / "hfbridge-images")
         if include_image:
-            self.spec_functions = [*self.spec_functions, ("text_to_image", "atext_to_image")]
+            include = [*([include] if isinstance(include, str) else include), "image"]
+        self.tools = ToolSet(backend, include=include, output_dir=output_dir, **options)
+        self.backend = self.tools.backend
+        self.spec_functions = [spec.name for spec in self.tools.specs]
+
+    def _spec(self, name: str) -> ToolSpec:
+        for spec in self.tools.specs:
+            if name in (spec.name, "a" + spec.name):
+                return spec
+        raise AttributeError(name)
+
+    def __getattr__(self, name: str) -> Any:
+        # ``spec.named_entity_recognition(text=...)`` and its async twin ``anamed_entity_recognition``, as before.
+        if name.startswith("_") or "tools" not in self.__dict__:
+            raise AttributeError(name)
+        spec = self._spec(name)
+        return self._function(spec, asynchronous=name != spec.name)
+
+    def _function(self, spec: ToolSpec, *, asynchronous: bool) -> Any:
+        tools, options = self.tools, self.tools.options[spec.name]
+
+        def run(*args: Any, **kwargs: Any) -> str:
+            return spec.run(tools.backend, kwargs, positional=args, options=options, model=tools.model,
+                            media=tools.media)  # fmt: skip
+
+        async def arun(*args: Any, **kwargs: Any) -> str:
+            return await spec.arun(tools.backend, kwargs, positional=args, options=options, model=tools.model,
+                                   media=tools.media)  # fmt: skip
+
+        function = arun if asynchronous else run
+        function.__name__ = ("a" if asynchronous else "") + spec.name
+        function.__doc__ = spec.description
+        return function
+
+    def get_fn_schema_from_fn_name(self, fn_name: str, spec_functions: list[Any] | None = None) -> Any:
+        return self.get_metadata_from_fn_name(fn_name).fn_schema
+
+    def get_metadata_from_fn_name(self, fn_name: str, spec_functions: list[Any] | None = None) -> ToolMetadata:
+        spec = self._spec(fn_name)
+        return ToolMetadata(name=spec.name, description=spec.description, fn_schema=spec.args)
 
     def to_tool_list(
         self,
         spec_functions: list[Any] | None = None,
         func_to_metadata_mapping: dict[str, ToolMetadata] | None = None,
     ) -> list[FunctionTool]:
-        mapping = {
-            name: ToolMetadata(name=name, description=description, fn_schema=schema)
-            for name, (schema, description) in _SPECS.items()
-        }
-        return super().to_tool_list(spec_functions, {**mapping, **(func_to_metadata_mapping or {})})
-
-    def _labels(self, labels: list[str] | None) -> list[str]:
-        chosen = labels or self.labels
-        if not chosen:
-            raise ValueError("no candidate labels: pass `labels` (a non-empty list of strings)")
-        return chosen
-
-    # ------------------------------------------------------------------------------------------- tools
-    def text_classification(self, text: str) -> str:
-        return _dump(self.backend.text_classification(text))
-
-    async def atext_classification(self, text: str) -> str:
-        return _dump(await self.backend.atext_classification(text))
-
-    def zero_shot_classification(self, text: str, labels: list[str] | None = None, multi_label: bool = False) -> str:
-        return _dump(self.backend.zero_shot_classification(text, self._labels(labels), multi_label=multi_label))
-
-    async def azero_shot_classification(
-        self, text: str, labels: list[str] | None = None, multi_label: bool = False
-    ) -> str:
-        result = await self.backend.azero_shot_classification(text, self._labels(labels), multi_label=multi_label)
-        return _dump(result)
-
-    def named_entity_recognition(self, text: str, entity_types: list[str] | None = None) -> str:
-        return _entities(self.backend.token_classification(text), entity_types)
-
-    async def anamed_entity_recognition(self, text: str, entity_types: list[str] | None = None) -> str:
-        return _entities(await self.backend.atoken_classification(text), entity_types)
-
-    def text_to_image(self, prompt: str, width: int | None = None, height: int | None = None) -> str:
-        return self._save(self.backend.text_to_image(prompt, **_size(width, height)))
-
-    async def atext_to_image(self, prompt: str, width: int | None = None, height: int | None = None) -> str:
-        return self._save(await self.backend.atext_to_image(prompt, **_size(width, height)))
-
-    def _save(self, image: Any) -> str:
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        path = self.output_dir / f"{uuid.uuid4().hex}.png"
-        image.save(path, format="PNG")
-        return str(path)
-
-
-def _dump(items: list[Any]) -> str:
-    return json.dumps([item.model_dump() for item in items])
-
-
-def _entities(entities: list[Any], types: list[str] | None) -> str:
-    wanted = {t.upper() for t in types} if types else None
-    return json.dumps([e.model_dump() for e in entities if wanted is None or e.entity_group.upper() in wanted])
-
-
-def _size(width: int | None, height: int | None) -> dict[str, Any]:
-    return {key: value for key, value in (("width", width), ("height", height)) if value is not None}
+        """One ``FunctionTool`` per tool (``spec_functions``: a subset, by name); ``func_to_metadata_mapping``
+        replaces a tool's metadata."""
+        mapping = func_to_metadata_mapping or {}
+        tools: list[FunctionTool] = []
+        for entry in spec_functions or self.spec_functions:
+            spec = self._spec(entry[0] if isinstance(entry, tuple) else entry)
+            metadata = mapping.get(spec.name) or self.get_metadata_from_fn_name(spec.name)
+            tools.append(HFFunctionTool.from_defaults(
+                fn=self._function(spec, asynchronous=False),
+                async_fn=self._function(spec, asynchronous=True),
+                tool_metadata=metadata,
+            ))  # fmt: skip
+        return tools

@@ -5,10 +5,14 @@ from ``script`` (in order, ``None`` meaning "answer normally"), then at random f
 
 >>> FaultPlan(script=[Fault.rate_limited(retry_after=1), None, Fault.loading(estimated_time=0.5)])
 >>> FaultPlan(rates={"rate_limited": 0.2, "loading": 0.1, "drop": 0.05, "stall": 0.05}, seed=7)
+
+How a 429 says when to come back is the plan's ``retry_after_mode`` (see :data:`RETRY_AFTER_MODES`). The default,
+``"none"``, is what TGI, TEI and most providers send: no ``Retry-After`` at all, so a client must pace itself.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 from collections import Counter
@@ -17,15 +21,38 @@ from typing import Any, Literal
 
 FaultKind = Literal["rate_limited", "loading", "server_error", "drop", "stall", "midstream_error", "status"]
 FAULT_KINDS: tuple[str, ...] = ("rate_limited", "loading", "server_error", "drop", "stall", "midstream_error", "status")
+RetryAfterMode = Literal["none", "seconds", "fractional"]
+#: How a 429 carries its wait: ``none`` (no header: TGI, TEI, most providers), ``seconds`` (whole seconds, rounded
+#: up, as HTTP defines the header and as gateways send it), ``fractional`` (decimal seconds: unrealistic, but it lets
+#: tests and benchmarks run short waits).
+RETRY_AFTER_MODES: tuple[str, ...] = ("none", "seconds", "fractional")
 
-__all__ = ["Fault", "FaultPlan", "FAULT_KINDS"]
+__all__ = ["Fault", "FaultPlan", "FAULT_KINDS", "RETRY_AFTER_MODES", "RetryAfterMode", "retry_after_header"]
+
+
+def retry_after_header(seconds: float | None, mode: RetryAfterMode) -> dict[str, str]:
+    """The ``Retry-After`` header (if any) a 429 asking for ``seconds`` carries in ``mode``."""
+    if mode == "none" or seconds is None:
+        return {}
+    if mode == "seconds":
+        return {"Retry-After": str(max(1, math.ceil(seconds - 1e-9)))}
+    # Rounded up to the millisecond: a client told to wait less than the server needs arrives early and is refused.
+    millis = max(1, math.ceil(seconds * 1000 - 1e-6))
+    return {"Retry-After": f"{millis / 1000:.3f}".rstrip("0").rstrip(".")}
+
+
+def check_retry_after_mode(mode: object) -> RetryAfterMode:
+    if mode not in RETRY_AFTER_MODES:
+        raise ValueError(f"retry_after_mode must be one of {RETRY_AFTER_MODES}, got {mode!r}")
+    return mode  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
 class Fault:
     """One injected fault.
 
-    kinds: ``rate_limited`` (429 + Retry-After), ``loading`` (503 + estimated_time), ``server_error`` (5xx),
+    kinds: ``rate_limited`` (429; ``retry_after`` is the wait the server wants, written or not as the plan's
+    ``retry_after_mode`` says), ``loading`` (503 + estimated_time), ``server_error`` (5xx),
     ``drop`` (connection closed mid-answer), ``stall`` (no answer for ``stall_seconds``), ``midstream_error``
     (an error event after ``after_chunks`` chunks of a stream; plain calls get a 500), ``status`` (any status
     with an HF error body, e.g. 401, 402, 404, 413).
@@ -81,8 +108,11 @@ class FaultPlan:
     defaults: dict[str, Any] = field(default_factory=dict)
     #: Route prefixes the plan applies to (all task routes when empty).
     routes: list[str] = field(default_factory=list)
+    #: How 429s carry ``Retry-After``: ``none`` (realistic default), ``seconds`` or ``fractional``.
+    retry_after_mode: RetryAfterMode = "none"
 
     def __post_init__(self) -> None:
+        check_retry_after_mode(self.retry_after_mode)
         unknown = set(self.rates) - set(FAULT_KINDS)
         if unknown:
             raise ValueError(f"unknown fault kinds {sorted(unknown)}; known: {FAULT_KINDS}")
@@ -120,6 +150,7 @@ class FaultPlan:
             seed=data.get("seed", 0),
             defaults=dict(data.get("defaults", {})),
             routes=list(data.get("routes", [])),
+            retry_after_mode=check_retry_after_mode(data.get("retry_after_mode", "none")),
         )
 
 

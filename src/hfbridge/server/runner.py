@@ -10,7 +10,10 @@ from typing import Any
 
 import uvicorn
 
-__all__ = ["ServerThread", "free_port", "wait_until_healthy"]
+from .limits import ServerLimits
+from .protocol import http_protocol
+
+__all__ = ["ServerThread", "free_port", "uvicorn_config", "wait_until_healthy"]
 
 
 def free_port() -> int:
@@ -37,13 +40,20 @@ def wait_until_healthy(url: str, *, timeout: float = 60.0, process: subprocess.P
         time.sleep(0.1)
 
 
+def uvicorn_config(app: Any, **options: Any) -> uvicorn.Config:
+    """uvicorn's configuration for ``app``, with the header-read timeout of the app's limits (``protocol.py``)."""
+    context = getattr(getattr(app, "state", None), "context", None)
+    header_timeout = context.limits.header_timeout if context is not None else ServerLimits().header_timeout
+    return uvicorn.Config(app, http=http_protocol(header_timeout), **options)
+
+
 class ServerThread:
     """``with ServerThread(app, port=8765) as server: server.url`` — uvicorn on loopback, stopped on exit."""
 
     def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int | None = None, log_level: str = "warning"):
         self.host = host
         self.port = port or free_port()
-        config = uvicorn.Config(app, host=host, port=self.port, log_level=log_level, lifespan="off",
+        config = uvicorn_config(app, host=host, port=self.port, log_level=log_level, lifespan="off",
                                 timeout_graceful_shutdown=2)  # fmt: skip
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name=f"hfbridge-server-{self.port}", daemon=True)

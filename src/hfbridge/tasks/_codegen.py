@@ -27,6 +27,7 @@ _KNOWN_NAMES = {
     "Any": "typing",
     "Literal": "typing",
     "Sequence": "collections.abc",
+    "Mapping": "collections.abc",
     "Iterator": "collections.abc",
     "AsyncIterator": "collections.abc",
 }

@@ -7,8 +7,8 @@ transport reads ``local``; the server reads ``serving``; the tool layer reads ``
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -91,11 +91,24 @@ class Serving:
 
 @dataclass(frozen=True)
 class ToolInfo:
-    """The task as an agent tool: name, description for the model, and the argument schema."""
+    """The task as an agent tool (``hfbridge.tools`` builds the LangChain and LlamaIndex tools from it).
+
+    Args:
+        name: the tool's name, as the model calls it.
+        description: what the model reads to choose the tool: what it does, its input, its output.
+        args: the arguments the model passes (a pydantic model: its JSON schema is what the model sees). Each field
+            is a field of the request (the value goes to the task; one the call omits takes the tool's option of the
+            same name, then the request's default), or a key of ``filters``.
+        example: the arguments of one valid call (the standard tool test suites invoke every tool with it).
+        filters: arguments that select result items instead of reaching the task: argument -> the item field it
+            matches, case-insensitively (``{"entity_types": "entity_group"}`` keeps the entities of those groups).
+    """
 
     name: str
     description: str
     args: type[BaseModel]
+    example: Mapping[str, Any] = field(default_factory=dict)
+    filters: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False)
@@ -115,6 +128,7 @@ class Task(Generic[Req, Res]):
         hub: how the hub transport runs it (``None``: no hub call).
         local: the name of the in-process hook (a method of the local backend taking the request), ``None`` if
             no packaged model runs it.
+        hub_model: a Hub model that runs the task, named by the error of a backend that cannot run it.
         cache: opt-in result caching; ``None`` for tasks never cached.
         many: the request field holding a list of inputs whose result is one entry per input (batched, cached
             per input).
@@ -133,6 +147,7 @@ class Task(Generic[Req, Res]):
     inputs: int = 1
     hub: HubCall | None = None
     local: str | None = None
+    hub_model: str | None = None
     cache: CacheCodec | None = None
     many: str | None = None
     stream: StreamSpec | None = None

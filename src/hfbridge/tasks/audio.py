@@ -90,6 +90,7 @@ class AudioFileInput(BaseModel):
 AUTOMATIC_SPEECH_RECOGNITION: Task[SpeechRecognitionRequest, Transcription] = Task(
     name="automatic_speech_recognition",
     pipeline_tag="automatic-speech-recognition",
+    hub_model="openai/whisper-large-v3",
     request=SpeechRecognitionRequest,
     result="Transcription",
     doc="""The text spoken in ``audio`` (bytes of a WAV / FLAC / MP3... file, a path, or an http(s) URL).
@@ -175,6 +176,7 @@ class SpeechInput(BaseModel):
 TEXT_TO_SPEECH: Task[SpeechRequest, Audio] = Task(
     name="text_to_speech",
     pipeline_tag="text-to-speech",
+    hub_model="hexgrad/Kokoro-82M",
     request=SpeechRequest,
     result="Audio",
     doc="""``text`` spoken, as the bytes of an audio file (:class:`~hfbridge.types.Audio`: ``bytes`` with a

@@ -21,24 +21,17 @@ from ..types import (
     ToolChoice,
     Usage,
 )
+from ._parse import as_list, field, integer, malformed, number, optional_string, refuse_error_body, string
 from ._spec import HubCall, Limits, Serving, StreamSpec, Task
 
 __all__ = ["CHAT", "TEXT_GENERATION", "ChatRequest", "GenerationRequest"]
 
 
-def _get(obj: Any, key: str, default: Any = None) -> Any:
-    """A field of a raw answer: a dict (fast path) or one of huggingface_hub's dataclasses (public path)."""
-    if obj is None:
-        return default
-    if isinstance(obj, dict):
-        return obj.get(key, default)
-    return getattr(obj, key, default)
+_get = field  # kept for the modules that import it from here
 
 
-def _stop_list(stop: str | Sequence[str] | None) -> list[str] | None:
-    if stop is None:
-        return None
-    return [stop] if isinstance(stop, str) else list(stop)
+#: The largest seed accepted: TGI reads it as a u64, OpenAI-compatible servers as an int64.
+MAX_SEED = 2**63 - 1
 
 
 # ============================================================================================================ chat
@@ -58,13 +51,21 @@ class ChatRequest:
 
 def _validate_chat(request: ChatRequest, limits: Limits) -> ChatRequest:
     # In place: the request was built for this call by the generated method (and normalising twice changes nothing).
-    request.tools = tools = check.normalize_tools(request.tools)
-    if request.max_tokens is not None and request.max_tokens < 1:
-        raise check.InvalidInputError("max_tokens must be at least 1")
     request.messages = check.normalize_messages(request.messages)
+    request.model = check.check_model(request.model)
+    request.tools = tools = check.normalize_tools(request.tools)
     request.tool_choice = check.normalize_tool_choice(request.tool_choice, tools)
-    request.stop = _stop_list(request.stop)
+    request.response_format = check.normalize_response_format(request.response_format)
+    request.max_tokens = check.optional_int(request.max_tokens, "max_tokens")
+    _check_sampling(request)
     return request
+
+
+def _check_sampling(request: ChatRequest | GenerationRequest) -> None:
+    request.temperature = check.optional_number(request.temperature, "temperature", minimum=0.0)
+    request.top_p = check.optional_number(request.top_p, "top_p", above=0.0, maximum=1.0)
+    request.stop = check.normalize_stop(request.stop)
+    request.seed = check.optional_int(request.seed, "seed", minimum=0, maximum=MAX_SEED)
 
 
 def _chat_kwargs(request: ChatRequest, target: Any, stream: bool) -> dict[str, Any]:
@@ -85,69 +86,91 @@ def _chat_kwargs(request: ChatRequest, target: Any, stream: bool) -> dict[str, A
     return kwargs
 
 
-def _arguments(value: Any) -> str:
+def _arguments(value: Any, what: str) -> str:
     if value is None:
         return ""
-    return value if isinstance(value, str) else json.dumps(value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):  # some servers send the arguments as an object
+        return json.dumps(value)
+    raise malformed(f"{what} must be a JSON string or an object", value)
 
 
 def _usage(raw: Any) -> Usage | None:
     if raw is None:
         return None
     return Usage(
-        prompt_tokens=_get(raw, "prompt_tokens", 0) or 0,
-        completion_tokens=_get(raw, "completion_tokens", 0) or 0,
-        total_tokens=_get(raw, "total_tokens", 0) or 0,
+        prompt_tokens=integer(_get(raw, "prompt_tokens", 0) or 0, "usage.prompt_tokens"),
+        completion_tokens=integer(_get(raw, "completion_tokens", 0) or 0, "usage.completion_tokens"),
+        total_tokens=integer(_get(raw, "total_tokens", 0) or 0, "usage.total_tokens"),
     )
 
 
+def _record(value: Any, what: str) -> Any:
+    """An object of the answer: a dict (fast path) or a huggingface_hub dataclass (public path)."""
+    if isinstance(value, dict) or hasattr(value, "__dataclass_fields__"):
+        return value
+    raise malformed(f"{what} must be an object", value)
+
+
 def parse_chat_output(output: Any, request: Any = None) -> ChatCompletion:
-    choice = (_get(output, "choices") or [None])[0]
-    message = _get(choice, "message")
+    refuse_error_body(output)
+    _record(output, "a chat completion")
+    choices = as_list(_get(output, "choices"), "choices")
+    if not choices:
+        raise malformed("choices must hold at least one choice", choices)
+    choice = _record(choices[0], "choices[0]")
+    message = _record(_get(choice, "message"), "choices[0].message")
     calls = []
-    for index, call in enumerate(_get(message, "tool_calls") or []):
-        function = _get(call, "function")
+    for index, call in enumerate(as_list(_get(message, "tool_calls") or [], "message.tool_calls")):
+        function = _record(_get(_record(call, f"tool_calls[{index}]"), "function"), f"tool_calls[{index}].function")
         calls.append(
             ToolCall(
-                id=_get(call, "id") or f"call_{index}",
-                name=_get(function, "name") or "",
-                arguments=_arguments(_get(function, "arguments")) or "{}",
+                id=optional_string(_get(call, "id"), f"tool_calls[{index}].id") or f"call_{index}",
+                name=string(_get(function, "name"), f"tool_calls[{index}].function.name", empty_ok=False),
+                arguments=_arguments(_get(function, "arguments"), f"tool_calls[{index}].function.arguments") or "{}",
             )
         )
     return ChatCompletion(
-        id=_get(output, "id") or "",
-        model=_get(output, "model") or "",
-        message=ChatMessage(role="assistant", content=_get(message, "content"), tool_calls=calls),
-        finish_reason=_get(choice, "finish_reason"),
+        id=optional_string(_get(output, "id"), "id") or "",
+        model=optional_string(_get(output, "model"), "model") or "",
+        message=ChatMessage(
+            role="assistant", content=optional_string(_get(message, "content"), "message.content"), tool_calls=calls
+        ),
+        finish_reason=optional_string(_get(choice, "finish_reason"), "finish_reason"),
         usage=_usage(_get(output, "usage")),
     )
 
 
 def parse_chat_chunk(raw: Any) -> ChatCompletionChunk:
-    choices = _get(raw, "choices") or []
-    choice = choices[0] if choices else None
+    refuse_error_body(raw)
+    _record(raw, "a chat stream event")
+    choices = as_list(_get(raw, "choices") or [], "choices")
+    choice = _record(choices[0], "choices[0]") if choices else None
     delta = _get(choice, "delta")
+    if delta is not None:
+        _record(delta, "choices[0].delta")
     raw_calls = _get(delta, "tool_calls") or []
     if not isinstance(raw_calls, list):  # older TGI sent one object instead of a list
         raw_calls = [raw_calls]
     deltas = []
     for position, call in enumerate(raw_calls):
-        function = _get(call, "function")
+        function = _get(_record(call, f"tool_calls[{position}]"), "function")
         index = _get(call, "index")
         deltas.append(
             ToolCallDelta(
-                index=index if isinstance(index, int) else position,
-                id=_get(call, "id") or None,
-                name=_get(function, "name") or None,
-                arguments=_arguments(_get(function, "arguments")),
+                index=index if isinstance(index, int) and not isinstance(index, bool) else position,
+                id=optional_string(_get(call, "id"), f"tool_calls[{position}].id") or None,
+                name=optional_string(_get(function, "name"), f"tool_calls[{position}].function.name") or None,
+                arguments=_arguments(_get(function, "arguments"), f"tool_calls[{position}].function.arguments"),
             )
         )
     return ChatCompletionChunk(
-        id=_get(raw, "id") or "",
-        model=_get(raw, "model") or "",
-        content=_get(delta, "content") or "",
+        id=optional_string(_get(raw, "id"), "id") or "",
+        model=optional_string(_get(raw, "model"), "model") or "",
+        content=optional_string(_get(delta, "content"), "delta.content") or "",
         tool_calls=deltas,
-        finish_reason=_get(choice, "finish_reason"),
+        finish_reason=optional_string(_get(choice, "finish_reason"), "finish_reason"),
         usage=_usage(_get(raw, "usage")),
     )
 
@@ -198,9 +221,9 @@ class GenerationRequest:
 
 def _validate_generation(request: GenerationRequest, limits: Limits) -> GenerationRequest:
     check.check_text(request.prompt, "prompt", max_chars=max(limits.max_input_chars, 1_000_000))
-    if request.max_new_tokens is not None and request.max_new_tokens < 1:
-        raise check.InvalidInputError("max_new_tokens must be at least 1")
-    request.stop = _stop_list(request.stop)
+    request.model = check.check_model(request.model)
+    request.max_new_tokens = check.optional_int(request.max_new_tokens, "max_new_tokens")
+    _check_sampling(request)
     return request
 
 
@@ -217,37 +240,53 @@ def _generation_kwargs(request: GenerationRequest, target: Any, stream: bool) ->
     }
 
 
-def _token(raw: Any) -> GenerationToken:
+def _token(raw: Any, what: str = "token") -> GenerationToken:
+    _record(raw, what)
+    logprob = _get(raw, "logprob")
     return GenerationToken(
-        id=_get(raw, "id", 0) or 0,
-        text=_get(raw, "text", "") or "",
-        logprob=_get(raw, "logprob"),
+        id=integer(_get(raw, "id", 0) or 0, f"{what}.id"),
+        text=string(_get(raw, "text", "") or "", f"{what}.text"),
+        logprob=None if logprob is None else number(logprob, f"{what}.logprob"),
         special=bool(_get(raw, "special", False)),
     )
+
+
+def _details(output: Any) -> Any:
+    details = _get(output, "details")
+    return None if details is None else _record(details, "details")
 
 
 def parse_generation_output(output: Any, request: Any = None) -> TextGeneration:
     if isinstance(output, str):
         return TextGeneration(generated_text=output)
-    details = _get(output, "details")
+    refuse_error_body(output)
+    _record(output, "a text generation")
+    details = _details(output)
+    generated = _get(details, "generated_tokens")
     return TextGeneration(
-        generated_text=_get(output, "generated_text", "") or "",
-        finish_reason=_get(details, "finish_reason"),
-        generated_tokens=_get(details, "generated_tokens"),
-        prompt_tokens=len(_get(details, "prefill") or []) or None,
-        tokens=[_token(token) for token in _get(details, "tokens") or []],
+        generated_text=string(_get(output, "generated_text"), "generated_text"),
+        finish_reason=optional_string(_get(details, "finish_reason"), "details.finish_reason"),
+        generated_tokens=None if generated is None else integer(generated, "details.generated_tokens"),
+        prompt_tokens=len(as_list(_get(details, "prefill") or [], "details.prefill")) or None,
+        tokens=[
+            _token(token, f"details.tokens[{i}]")
+            for i, token in enumerate(as_list(_get(details, "tokens") or [], "details.tokens"))
+        ],
     )
 
 
 def parse_generation_chunk(raw: Any) -> TextGenerationChunk:
     if isinstance(raw, str):
         return TextGenerationChunk(token=GenerationToken(text=raw))
-    details = _get(raw, "details")
+    refuse_error_body(raw)
+    _record(raw, "a text generation stream event")
+    details = _details(raw)
+    generated = _get(details, "generated_tokens")
     return TextGenerationChunk(
         token=_token(_get(raw, "token")),
-        generated_text=_get(raw, "generated_text"),
-        finish_reason=_get(details, "finish_reason"),
-        generated_tokens=_get(details, "generated_tokens"),
+        generated_text=optional_string(_get(raw, "generated_text"), "generated_text"),
+        finish_reason=optional_string(_get(details, "finish_reason"), "details.finish_reason"),
+        generated_tokens=None if generated is None else integer(generated, "details.generated_tokens"),
     )
 
 

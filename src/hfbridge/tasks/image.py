@@ -8,9 +8,14 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from .. import _validation as check
+from ._parse import malformed
 from ._spec import HubCall, Limits, Serving, Task, ToolInfo
+from .generation import MAX_SEED
 
 __all__ = ["TEXT_TO_IMAGE", "ImageRequest"]
+
+#: The widest / tallest image asked for (more than any diffusion model makes; a typo otherwise costs a long job).
+MAX_SIDE = 8192
 
 
 @dataclass(slots=True)
@@ -28,6 +33,15 @@ class ImageRequest:
 
 def _validate_image(request: ImageRequest, limits: Limits) -> ImageRequest:
     check.check_text(request.prompt, "prompt", max_chars=limits.max_input_chars)
+    request.model = check.check_model(request.model)
+    request.negative_prompt = check.optional_text(request.negative_prompt, "negative_prompt")
+    request.width = check.optional_int(request.width, "width", maximum=MAX_SIDE)
+    request.height = check.optional_int(request.height, "height", maximum=MAX_SIDE)
+    request.num_inference_steps = check.optional_int(request.num_inference_steps, "num_inference_steps")
+    request.guidance_scale = check.optional_number(request.guidance_scale, "guidance_scale", minimum=0.0)
+    request.seed = check.optional_int(request.seed, "seed", minimum=0, maximum=MAX_SEED)
+    if request.extra is not None:
+        request.extra = check.check_json_object(request.extra, "extra")
     return request
 
 
@@ -42,6 +56,14 @@ def _image_kwargs(request: ImageRequest, target: Any) -> dict[str, Any]:
         "model": target.task_model(request.model, "text-to-image"),
         **({"extra_body": request.extra} if request.extra else {}),
     }
+
+
+def _image(output: Any) -> Any:
+    from PIL.Image import Image
+
+    if not isinstance(output, Image):
+        raise malformed("the answer must be an image", output)
+    return output
 
 
 class ImageInput(BaseModel):
@@ -59,13 +81,14 @@ TEXT_TO_IMAGE: Task[ImageRequest, Any] = Task(
     validate=_validate_image,
     hub=HubCall(
         send=lambda client, request, target: client.text_to_image(request.prompt, **_image_kwargs(request, target)),
-        parse=lambda image, request: image,
+        parse=lambda image, request: _image(image),
     ),
     local="_text_to_image",
     serving=Serving(aliases=("image",)),
     tool=ToolInfo(
         name="text_to_image",
-        description="Generate an image from a text prompt. Output: the path of the saved PNG file.",
+        description="Generate an image from a text prompt. Returns the path of the saved PNG file.",
         args=ImageInput,
+        example={"prompt": "a red fox in the snow", "width": 256, "height": 256},
     ),
 )

@@ -13,8 +13,8 @@ from .. import _validation as check
 from ..backends import _wire
 from ..errors import APIError
 from ..types import ClassificationLabel, EntityGroup, Results
+from ._parse import as_list, field, integer, malformed, number, refuse_error_body, string
 from ._spec import CacheCodec, HubCall, Limits, Serving, Task, ToolInfo
-from .generation import _get
 
 __all__ = [
     "FEATURE_EXTRACTION", "SENTENCE_SIMILARITY", "TEXT_CLASSIFICATION", "ZERO_SHOT_CLASSIFICATION",
@@ -23,22 +23,68 @@ __all__ = [
 ]  # fmt: skip
 
 
+def _label_rows(output: Any) -> list[Any]:
+    refuse_error_body(output)
+    rows = as_list(output, "the labels")
+    if len(rows) == 1 and isinstance(rows[0], list):  # hf-inference wraps one text's labels in a list
+        rows = rows[0]
+    return rows
+
+
 def _labels(output: Any, request: Any = None) -> Results[ClassificationLabel]:
-    labels = [ClassificationLabel(label=_get(item, "label"), score=float(_get(item, "score"))) for item in output]
+    labels = [
+        ClassificationLabel(
+            label=string(field(item, "label"), f"labels[{i}].label", empty_ok=False),
+            score=number(field(item, "score"), f"labels[{i}].score"),
+        )
+        for i, item in enumerate(_label_rows(output))
+    ]
     return Results(sorted(labels, key=lambda item: item.score, reverse=True))
 
 
+def _ranked(output: Any, request: ZeroShotRequest) -> Results[ClassificationLabel]:
+    """Zero-shot labels: exactly the candidates asked for, each once (anything else would rank other labels)."""
+    labels = _labels(output, request)
+    returned = sorted(item.label for item in labels)
+    if returned != sorted(request.labels):
+        raise malformed(f"the labels must be the candidates {sorted(request.labels)}", returned)
+    return labels
+
+
+def _offset(value: Any, what: str) -> int:
+    return 0 if value is None else integer(value, what)  # slow tokenizers give no offsets
+
+
 def _entities(output: Any, request: Any = None) -> Results[EntityGroup]:
-    return Results(
-        EntityGroup(
-            entity_group=_get(item, "entity_group") or _get(item, "entity") or "",
-            score=float(_get(item, "score") or 0.0),
-            word=_get(item, "word") or "",
-            start=int(_get(item, "start") or 0),
-            end=int(_get(item, "end") or 0),
+    refuse_error_body(output)
+    entities = []
+    for i, item in enumerate(as_list(output, "the entities")):
+        group = field(item, "entity_group")
+        if group is None:
+            group = field(item, "entity")
+        start = _offset(field(item, "start"), f"entities[{i}].start")
+        end = _offset(field(item, "end"), f"entities[{i}].end")
+        if end < start:
+            raise malformed(f"entities[{i}] must end after it starts", (start, end))
+        entities.append(
+            EntityGroup(
+                entity_group=string(group, f"entities[{i}].entity_group"),
+                score=number(field(item, "score"), f"entities[{i}].score"),
+                word=string(field(item, "word"), f"entities[{i}].word"),
+                start=start,
+                end=end,
+            )
         )
-        for item in output
-    )
+    return Results(entities)
+
+
+def _scores(output: Any, request: SimilarityRequest) -> Results[float]:
+    refuse_error_body(output)
+    rows = output.tolist() if hasattr(output, "tolist") else output
+    scores = [number(score, f"scores[{i}]") for i, score in enumerate(as_list(rows, "the scores"))]
+    if len(scores) != len(request.sentences):
+        raise APIError(f"the server returned {len(scores)} scores for {len(request.sentences)} sentences")
+    return Results(scores)
 
 
 def _dump_models(items: list[Any]) -> list[dict[str, Any]]:
@@ -56,7 +102,7 @@ def _is_vector(value: Any) -> bool:
     return (
         isinstance(value, list)
         and bool(value)
-        and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in value)
+        and all(_is_number(x) for x in value)
     )
 
 
@@ -84,21 +130,47 @@ class EmbeddingRequest:
 
 
 def _validate_embedding(request: EmbeddingRequest, limits: Limits) -> EmbeddingRequest:
+    request.truncate = check.optional_bool(request.truncate, "truncate")
     truncate = request.truncate if request.truncate is not None else True
-    texts = check.check_texts(request.texts, max_chars=limits.max_input_chars, truncate=truncate)
-    if request.batch_size is not None and request.batch_size < 1:
-        raise check.InvalidInputError("batch_size must be at least 1")
-    request.texts = texts
+    request.texts = check.check_texts(request.texts, max_chars=limits.max_input_chars, truncate=truncate)
+    request.model = check.check_model(request.model)
+    request.normalize = check.optional_bool(request.normalize, "normalize")
+    request.prompt_name = check.optional_text(request.prompt_name, "prompt_name")
+    request.batch_size = check.optional_int(request.batch_size, "batch_size")
+    request.show_progress = check.check_bool(request.show_progress, "show_progress")
     return request
 
 
 def as_vectors(array: Any, request: EmbeddingRequest) -> Results[list[float]]:
-    vectors = array.tolist() if hasattr(array, "tolist") else list(array)
-    if vectors and not isinstance(vectors[0], list):
-        vectors = [vectors]
+    """One vector per text, all of one width, finite numbers; anything else is a typed ``APIError``."""
+    refuse_error_body(array)
+    vectors = array.tolist() if hasattr(array, "tolist") else array
+    as_list(vectors, "the embeddings")
+    if vectors and not isinstance(vectors[0], list) and len(request.texts) == 1:
+        vectors = [vectors]  # one text, one bare vector
     if len(vectors) != len(request.texts):
         raise APIError(f"the server returned {len(vectors)} embeddings for {len(request.texts)} texts")
+    width = None
+    for index, vector in enumerate(vectors):
+        if not isinstance(vector, list) or not vector:
+            raise malformed(f"embeddings[{index}] must be a non-empty list of numbers", vector)
+        if isinstance(vector[0], list):
+            raise APIError(
+                "unexpected response from the server: one vector per token, not one per text (3-D); the model "
+                "does not pool: use a sentence-embedding model"
+            )
+        if not {type(x) for x in vector} <= {float, int} or not math.isfinite(sum(vector)):
+            bad = next((x for x in vector if not _is_number(x)), None)
+            raise malformed(f"embeddings[{index}] must hold finite numbers", bad)
+        if width is None:
+            width = len(vector)
+        elif len(vector) != width:
+            raise malformed(f"embeddings[{index}] must have the width of the others ({width})", len(vector))
     return Results(vectors)
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 FEATURE_EXTRACTION: Task[EmbeddingRequest, Results[list[float]]] = Task(
@@ -130,8 +202,9 @@ FEATURE_EXTRACTION: Task[EmbeddingRequest, Results[list[float]]] = Task(
     local="_embed",
     many="texts",
     cache=CacheCodec(
-        params=lambda r: {"model": r.model, "normalize": r.normalize, "truncate": r.truncate,
-                          "prompt_name": r.prompt_name},
+        # truncate=None is truncate=True (validation truncates long texts either way): one key for both.
+        # The model is the key's target (the transport's cache_target: the model the task really uses).
+        params=lambda r: {"normalize": r.normalize, "truncate": r.truncate is not False, "prompt_name": r.prompt_name},
         dump=lambda vector: vector,
         load=lambda raw: raw,
         label="feature_extraction",
@@ -151,8 +224,9 @@ class SimilarityRequest:
 
 def _validate_similarity(request: SimilarityRequest, limits: Limits) -> SimilarityRequest:
     check.check_text(request.source, "source", max_chars=limits.max_input_chars)
-    sentences = check.check_texts(request.sentences, "sentences", max_chars=limits.max_input_chars, truncate=False)
-    request.sentences = sentences
+    request.sentences = check.check_texts(request.sentences, "sentences", max_chars=limits.max_input_chars,
+                                          truncate=False)  # fmt: skip
+    request.model = check.check_model(request.model)
     return request
 
 
@@ -170,7 +244,7 @@ SENTENCE_SIMILARITY: Task[SimilarityRequest, Results[float]] = Task(
             other_sentences=request.sentences,
             model=target.task_model(request.model, "sentence-similarity"),
         ),
-        parse=lambda output, request: Results(float(score) for score in output),
+        parse=_scores,
     ),
     local="_similarity",
     serving=Serving(routes=("/similarity",), aliases=("similarity",)),
@@ -185,9 +259,15 @@ class TextClassificationRequest:
     model: str | None = None
 
 
-def _validate_text(request: Any, limits: Limits) -> Any:
+def _validate_text(request: TextClassificationRequest | TokenClassificationRequest, limits: Limits) -> Any:
     check.check_text(request.text, max_chars=limits.max_input_chars)
+    request.model = check.check_model(request.model)
     return request
+
+
+def _validate_classification(request: TextClassificationRequest, limits: Limits) -> TextClassificationRequest:
+    request.top_k = check.optional_int(request.top_k, "top_k")
+    return _validate_text(request, limits)  # type: ignore[no-any-return]
 
 
 def _load_labels(raw: Any) -> Results[ClassificationLabel]:
@@ -199,7 +279,7 @@ TEXT_CLASSIFICATION: Task[TextClassificationRequest, Results[ClassificationLabel
     request=TextClassificationRequest,
     result="Results[ClassificationLabel]",
     doc="""Labels with scores, best first (sentiment with the default models).""",
-    validate=_validate_text,
+    validate=_validate_classification,
     hub=HubCall(
         send=lambda client, request, target: client.text_classification(
             request.text, top_k=request.top_k, model=target.task_model(request.model, "text-classification")
@@ -207,13 +287,14 @@ TEXT_CLASSIFICATION: Task[TextClassificationRequest, Results[ClassificationLabel
         parse=_labels,
     ),
     local="_classify",
-    cache=CacheCodec(params=lambda r: {"top_k": r.top_k, "model": r.model}, dump=_dump_models, load=_load_labels),
+    cache=CacheCodec(params=lambda r: {"top_k": r.top_k}, dump=_dump_models, load=_load_labels),
     serving=Serving(routes=("/predict",), aliases=("classify",)),
     tool=ToolInfo(
         name="text_classification",
-        description="Classify the sentiment of a text (positive or negative). Input: the text. "
-        "Output: JSON list of {label, score}, best first.",
+        description="Classify the sentiment of a text (positive or negative). "
+        "Returns JSON [{label, score}], best first.",
         args=TextInput,
+        example={"text": "I love this product!"},
     ),
 )
 
@@ -231,12 +312,22 @@ class ZeroShotRequest:
 def _validate_zero_shot(request: ZeroShotRequest, limits: Limits) -> ZeroShotRequest:
     check.check_text(request.text, max_chars=limits.max_input_chars)
     request.labels = check.check_labels(request.labels, max_labels=limits.max_labels)
+    request.multi_label = check.check_bool(request.multi_label, "multi_label")
+    template = request.hypothesis_template = check.optional_text(request.hypothesis_template, "hypothesis_template")
+    if template is not None and "{}" not in template:
+        # Without a {} slot every label would be scored against the same sentence: a ranking of nothing.
+        raise check.InvalidInputError(
+            "hypothesis_template must hold a {} slot for the label, e.g. 'This text is about {}.', got "
+            f"{template!r}"
+        )
+    request.model = check.check_model(request.model)
     return request
 
 
 class ZeroShotInput(TextInput):
+    text: str = Field(min_length=1, description="The text to classify.")
     labels: list[str] | None = Field(
-        default=None, description="Candidate labels; omit to use the labels the tool was built with."
+        default=None, description="Candidate labels; omit for the spec's labels."
     )
     multi_label: bool = Field(default=False, description="Score each label independently.")
 
@@ -257,21 +348,21 @@ ZERO_SHOT_CLASSIFICATION: Task[ZeroShotRequest, Results[ClassificationLabel]] = 
             hypothesis_template=request.hypothesis_template,
             model=target.task_model(request.model, "zero-shot-classification"),
         ),
-        parse=_labels,
+        parse=_ranked,
     ),
     local="_zero_shot",
     cache=CacheCodec(
-        params=lambda r: {"labels": r.labels, "multi_label": r.multi_label, "template": r.hypothesis_template,
-                          "model": r.model},
+        params=lambda r: {"labels": r.labels, "multi_label": r.multi_label, "template": r.hypothesis_template},
         dump=_dump_models,
         load=_load_labels,
     ),
     serving=Serving(aliases=("zero_shot",)),
     tool=ToolInfo(
         name="zero_shot_classification",
-        description="Classify the topic of a text: which of the candidate labels fits it best. Input: text and "
-        "optional labels. Output: JSON list of {label, score}, best first.",
+        description="Classify the topic of a text: which of the candidate labels fits it best. "
+        "Returns JSON [{label, score}].",
         args=ZeroShotInput,
+        example={"text": "I need to update my payment method.", "labels": ["billing", "account"], "multi_label": False},
     ),
 )
 
@@ -285,7 +376,7 @@ class TokenClassificationRequest:
 
 class NERInput(TextInput):
     entity_types: list[str] | None = Field(
-        default=None, description="Keep only these entity groups, e.g. ['PER', 'ORG', 'LOC', 'MISC']."
+        default=None, description="Keep only these groups: PER, ORG, LOC, MISC."
     )
 
 
@@ -304,7 +395,7 @@ TOKEN_CLASSIFICATION: Task[TokenClassificationRequest, Results[EntityGroup]] = T
     ),
     local="_ner",
     cache=CacheCodec(
-        params=lambda r: {"model": r.model},
+        params=lambda r: {},
         dump=_dump_models,
         load=lambda raw: Results(EntityGroup.model_validate(item, strict=True) for item in _rows(raw)),
     ),
@@ -312,7 +403,9 @@ TOKEN_CLASSIFICATION: Task[TokenClassificationRequest, Results[EntityGroup]] = T
     tool=ToolInfo(
         name="named_entity_recognition",
         description="Find named entities (people PER, organisations ORG, locations LOC, other MISC) in a text. "
-        "Output: JSON list of {entity_group, word, start, end, score}.",
+        "Returns JSON [{entity_group, word, start, end, score}].",
         args=NERInput,
+        example={"text": "Elon Musk founded SpaceX in Hawthorne, California in 2002.", "entity_types": ["PER"]},
+        filters={"entity_types": "entity_group"},
     ),
 )

@@ -117,6 +117,7 @@ def _read_classification(body: bytes, content_type: str | None) -> ImageClassifi
 IMAGE_CLASSIFICATION: Task[ImageClassificationRequest, Results[ClassificationLabel]] = Task(
     name="image_classification",
     pipeline_tag="image-classification",
+    hub_model="google/vit-base-patch16-224",
     request=ImageClassificationRequest,
     result="Results[ClassificationLabel]",
     doc="""Labels for ``image`` with scores, best first. ``image``: bytes of an image file, a path, an http(s)
@@ -167,6 +168,7 @@ def parse_caption(output: Any, request: Any = None) -> ImageCaption:
 IMAGE_TO_TEXT: Task[ImageToTextRequest, ImageCaption] = Task(
     name="image_to_text",
     pipeline_tag="image-to-text",
+    hub_model="Salesforce/blip-image-captioning-large",
     request=ImageToTextRequest,
     result="ImageCaption",
     doc="""Text for ``image``: a caption, or the text in it (OCR models); ``image`` as in
@@ -234,6 +236,7 @@ def _read_detection(body: bytes, content_type: str | None) -> ObjectDetectionReq
 OBJECT_DETECTION: Task[ObjectDetectionRequest, Results[DetectedObject]] = Task(
     name="object_detection",
     pipeline_tag="object-detection",
+    hub_model="facebook/detr-resnet-50",
     request=ObjectDetectionRequest,
     result="Results[DetectedObject]",
     doc="""Objects in ``image``: label, score and pixel box; ``threshold`` (0-1) drops less certain ones.
@@ -327,6 +330,7 @@ def _read_segmentation(body: bytes, content_type: str | None) -> ImageSegmentati
 IMAGE_SEGMENTATION: Task[ImageSegmentationRequest, Results[ImageSegment]] = Task(
     name="image_segmentation",
     pipeline_tag="image-segmentation",
+    hub_model="nvidia/segformer-b0-finetuned-ade-512-512",
     request=ImageSegmentationRequest,
     result="Results[ImageSegment]",
     doc="""Segments of ``image``: label, score and a mask (a PIL image of mode ``L``, the input's size).
@@ -433,6 +437,7 @@ def _read_document(body: bytes, content_type: str | None) -> DocumentQuestionReq
 VISUAL_QUESTION_ANSWERING: Task[VisualQuestionRequest, Results[VisualAnswer]] = Task(
     name="visual_question_answering",
     pipeline_tag="visual-question-answering",
+    hub_model="dandelin/vilt-b32-finetuned-vqa",
     request=VisualQuestionRequest,
     result="Results[VisualAnswer]",
     doc="""Answers to ``question`` about ``image``, with scores. ``image`` as in :meth:`image_classification`.""",
@@ -466,6 +471,7 @@ VISUAL_QUESTION_ANSWERING: Task[VisualQuestionRequest, Results[VisualAnswer]] = 
 DOCUMENT_QUESTION_ANSWERING: Task[DocumentQuestionRequest, Results[DocumentAnswer]] = Task(
     name="document_question_answering",
     pipeline_tag="document-question-answering",
+    hub_model="impira/layoutlm-document-qa",
     request=DocumentQuestionRequest,
     result="Results[DocumentAnswer]",
     doc="""Answers to ``question`` read from a document ``image`` (an invoice, a form, a scanned page), with

@@ -23,6 +23,7 @@ import os
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
+from ... import _settings as setting
 from ...errors import BadRequestError, ConfigurationError, GenerationError, HFBridgeError, UnsupportedTaskError
 from ...ratelimit import RateLimit
 from ...retry import NO_RETRY, RetryPolicy
@@ -125,10 +126,20 @@ class LocalBackend(Backend):
         max_concurrency: int | None = None,
         **limits: Any,
     ) -> None:
+        if max_concurrency is None:
+            max_concurrency = max(1, os.cpu_count() or 1)
+        # Checked here, not when a model first loads: a bad setting fails at construction.
+        setting.count(n_ctx, "n_ctx")
+        setting.count(embedding_threads, "embedding_threads")
+        setting.count(default_max_tokens, "default_max_tokens")
+        if threads is not None:
+            setting.count(threads, "threads")
+        if not isinstance(chat_model, str) or not chat_model.strip():
+            raise ConfigurationError(f"chat_model must be a model name or a GGUF path, got {chat_model!r}")
         super().__init__(
             InProcessTransport(self, name="local", model_id=chat_model),
             retry=retry or NO_RETRY, rate_limit=rate_limit, batch_size=batch_size,
-            max_concurrency=max_concurrency or max(1, os.cpu_count() or 1), **limits,
+            max_concurrency=max_concurrency, **limits,
         )  # fmt: skip
         self.chat_model = chat_model
         self.default_max_tokens = default_max_tokens
