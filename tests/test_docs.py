@@ -59,6 +59,7 @@ from sybil.parsers.markdown.lexers import FencedCodeBlockLexer
 
 from hfbridge import LocalBackend
 from hfbridge.server import ServerThread, create_app, free_port, wait_until_healthy
+from hfbridge.server.hub_emulation import HubEmulation
 
 from .hub_loopback import hub_on_loopback
 
@@ -303,7 +304,9 @@ def _named(pattern: str) -> set[tuple[str, ...]]:
 @pytest.fixture(scope="module")
 def hub_server(local_backend: LocalBackend) -> Iterator[Any]:
     """The protocol server standing in for the Hub, its providers and the Endpoints API (see the docstring)."""
-    with ServerThread(create_app(local_backend)) as server, pytest.MonkeyPatch.context() as patch:
+    app = create_app(local_backend, allowed_hosts=("*",))  # requests keep the Hub's Host header on loopback
+    HubEmulation.mount(app)
+    with ServerThread(app) as server, pytest.MonkeyPatch.context() as patch:
         for (model,) in _named(r'model="([\w.-]+/[\w.-]+)"'):
             mapping = {"together": {"status": "live", "providerId": model, "task": "conversational",
                                     "features": {"toolCalling": True, "structuredOutput": True}}}  # fmt: skip

@@ -62,11 +62,16 @@ def task_methods() -> set[str]:
     return {name for name in public if f"a{name}" in public and name != "close"}
 
 
+def method_spans(cell: str) -> list[str]:
+    """The code spans of a method cell that name a method (``fill_mask(text, top_k=)``), not an example value."""
+    return [span for span in code_spans(cell) if re.fullmatch(r"[a-z_]+(\(.*\))?", span)]
+
+
 def task_table() -> list[tuple[list[str], list[str]]]:
     """(method names, result types) per row of the README's task table."""
     rows = []
     for _task, methods, results in table(section("Use"), "| task | method | result |"):
-        names = [re.match(r"\w+", span).group(0) for span in code_spans(methods)]  # type: ignore[union-attr]
+        names = [re.match(r"\w+", span).group(0) for span in method_spans(methods)]  # type: ignore[union-attr]
         rows.append((names, code_spans(results)))
     return rows
 
@@ -82,7 +87,7 @@ def test_task_table_lists_every_task_method_and_only_those() -> None:
 def test_task_table_parameters_exist() -> None:
     """``zero_shot_classification(text, labels, multi_label=)``: the parameters the table names are the method's."""
     for _task, methods, _result in table(section("Use"), "| task | method | result |"):
-        for span in code_spans(methods):
+        for span in method_spans(methods):
             name, _, arguments = span.partition("(")
             named = [a.strip().rstrip("=") for a in arguments.rstrip(")").split(",") if a.strip()]
             parameters = inspect.signature(getattr(Backend, name)).parameters
@@ -155,7 +160,7 @@ def statuses(start: str) -> list[int]:
 
 @pytest.fixture(scope="module")
 def fault_server(local_backend: LocalBackend) -> Iterator[Any]:
-    app = create_app(local_backend)
+    app = create_app(local_backend, task="feature-extraction")
     with ServerThread(app) as server:
         server.app = app
         yield server
@@ -166,7 +171,7 @@ def fault_server(local_backend: LocalBackend) -> Iterator[Any]:
                          + [(s, False) for s in statuses("Never:")])  # fmt: skip
 def test_the_statuses_the_readme_says_are_retried_are(fault_server: Any, status: int, retried: bool) -> None:
     plan = FaultPlan(script=[Fault.http_status(status, f"injected {status}")])
-    fault_server.app.state.faults.plan = plan
+    fault_server.app.state.context.faults = plan
     try:
         backend = HubBackend(base_url=fault_server.url, timeout=30, retry=RetryPolicy(max_attempts=2, base_delay=0.01))
         if retried:
@@ -176,7 +181,7 @@ def test_the_statuses_the_readme_says_are_retried_are(fault_server: Any, status:
                 backend.feature_extraction(["a"])
         assert plan.stats["requests"] == (2 if retried else 1), f"HTTP {status}: {plan.stats}"
     finally:
-        fault_server.app.state.faults.plan = None
+        fault_server.app.state.context.faults = None
 
 
 # ------------------------------------------------------------------------------------------------ server
