@@ -200,6 +200,8 @@ def test_the_langchain_adapter_raises_typed_errors_for_bad_options() -> None:
             "unknown structured method": lambda: chat.with_structured_output(Answer, method="xml"),
             "structured output without schema": lambda: chat.with_structured_output(None, method="function_calling"),
             "structured output extra argument": lambda: chat.with_structured_output(Answer, colour="red"),
+            "tool_choice naming no bound tool": lambda: chat.bind_tools([Answer], tool_choice="Other"),
+            "tool_choice of a wrong type": lambda: chat.bind_tools([Answer], tool_choice=3.5),
             "LLM unknown call option": lambda: LangChainLLM(base_url=server.url).invoke("hi", frobnicate=1),
         }
         for name, call in calls.items():

@@ -29,7 +29,7 @@ from ..errors import APIError, InvalidInputError
 from ..types import Results
 
 __all__ = [
-    "check_image", "check_audio", "check_option_int", "check_option_fraction", "content_key", "audio_type",
+    "check_image", "check_audio", "content_key", "audio_type",
     "image_type", "items", "text_field", "score_field", "error_in", "decode_b64", "read_binary_body",
     "json_body", "load_bytes",
 ]  # fmt: skip
@@ -141,27 +141,6 @@ def content_key(value: bytes | Path | str) -> str:
     if isinstance(value, str):
         return f"url:{value}"
     return "sha256:" + hashlib.sha256(load_bytes(value)).hexdigest()
-
-
-def check_option_int(value: Any, what: str, minimum: int = 1) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInputError(f"{what} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise InvalidInputError(f"{what} must be at least {minimum}, got {value}")
-    return value
-
-
-def check_option_fraction(value: Any, what: str) -> float | None:
-    """``None`` or a number in [0, 1] (thresholds)."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InvalidInputError(f"{what} must be a number between 0 and 1, got {value!r}")
-    if not 0 <= value <= 1:
-        raise InvalidInputError(f"{what} must be between 0 and 1, got {value}")
-    return float(value)
 
 
 # ================================================================================================ strict answers

@@ -32,15 +32,7 @@ __all__ = ["AUTOMATIC_SPEECH_RECOGNITION", "TEXT_TO_SPEECH", "SpeechRecognitionR
 
 
 def _check_extra(extra: Any) -> dict[str, Any] | None:
-    if extra is None:
-        return None
-    if not isinstance(extra, dict) or not all(isinstance(key, str) for key in extra):
-        raise InvalidInputError(f"extra must be a dict with str keys, got {type(extra).__name__}")
-    try:
-        json.dumps(extra, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"extra must be JSON-serialisable: {exc}") from None
-    return extra or None
+    return None if extra is None else check.check_json_object(extra, "extra") or None
 
 
 # ================================================================================== automatic speech recognition

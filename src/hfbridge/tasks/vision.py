@@ -92,7 +92,7 @@ class ImageClassificationRequest:
 def _validate_image_only(request: Any, limits: Limits) -> Any:
     request.image = media.check_image(request.image)
     if hasattr(request, "top_k"):
-        request.top_k = media.check_option_int(request.top_k, "top_k")
+        request.top_k = check.optional_int(request.top_k, "top_k")
     return request
 
 
@@ -210,7 +210,7 @@ class ObjectDetectionRequest:
 
 def _validate_detection(request: ObjectDetectionRequest, limits: Limits) -> ObjectDetectionRequest:
     request.image = media.check_image(request.image)
-    request.threshold = media.check_option_fraction(request.threshold, "threshold")
+    request.threshold = check.optional_number(request.threshold, "threshold", minimum=0.0, maximum=1.0)
     return request
 
 
@@ -281,7 +281,7 @@ def _validate_segmentation(request: ImageSegmentationRequest, limits: Limits) ->
     if request.subtask not in (None, "instance", "panoptic", "semantic"):
         raise InvalidInputError(f"subtask must be 'instance', 'panoptic' or 'semantic', got {request.subtask!r}")
     for name in ("threshold", "mask_threshold", "overlap_mask_area_threshold"):
-        setattr(request, name, media.check_option_fraction(getattr(request, name), name))
+        setattr(request, name, check.optional_number(getattr(request, name), name, minimum=0.0, maximum=1.0))
     return request
 
 
@@ -390,7 +390,7 @@ class DocumentQuestionRequest:
 def _validate_question(request: Any, limits: Limits) -> Any:
     request.image = media.check_image(request.image)
     request.question = check.check_text(request.question, "question", max_chars=limits.max_input_chars)
-    request.top_k = media.check_option_int(request.top_k, "top_k")
+    request.top_k = check.optional_int(request.top_k, "top_k")
     return request
 
 
