@@ -12,12 +12,12 @@
    whole seconds, fractional). Ideal = 4.9 s (the first request goes at once). Columns: seconds, times the ideal, failed
    calls, 429s.
 
-Every client appears with its defaults and tuned ("tuned" is stated in the row). hfbridge rows: today's backend
-(the "before"), and the part-1 flow controllers (:mod:`hfbridge.flow`) driving the same transport through the
-retry loop part 2 will wire into the backend (``flow prototype``). Anchors (installed by scripts/bench.sh into
-.bench-anchors): langchain-openai ``OpenAIEmbeddings`` / ``ChatOpenAI``, the ``openai`` SDK, LlamaIndex
-``OpenAIEmbedding`` / ``OpenAILike``, at the server's ``/v1`` routes. Numbers taken on a shared machine are
-indicative only; the ratios within one run are what counts.
+Every client appears with its defaults and tuned ("tuned" is stated in the row). hfbridge rows: the backend as a
+user gets it (flow control on by default, issue 14), and the "before" backend (``flow=None``: a fixed
+``max_concurrency`` of 4, a Retry-After re-timing the shared limiter, every 429 charged to ``max_attempts``). Anchors
+(installed by scripts/bench.sh into .bench-anchors): langchain-openai ``OpenAIEmbeddings`` / ``ChatOpenAI``, the
+``openai`` SDK, LlamaIndex ``OpenAIEmbedding`` / ``OpenAILike``, at the server's ``/v1`` routes. Numbers taken on a
+shared machine are indicative only; the ratios within one run are what counts.
 """
 
 from __future__ import annotations
@@ -33,10 +33,8 @@ from typing import Any
 
 import httpx2
 
-from hfbridge import HFBridgeError, HubBackend, RetryPolicy
-from hfbridge.flow import FlowControl
+from hfbridge import HubBackend, RetryPolicy
 from hfbridge.langchain import ChatHF, HFEmbeddings
-from hfbridge.tasks import CHAT, FEATURE_EXTRACTION, ChatRequest, EmbeddingRequest
 
 from . import _anchors
 from ._serve import served
@@ -59,55 +57,10 @@ def admitted(slots: int) -> int:
 Job = Callable[[str, list[str]], list[Any]]
 
 
-# ===================================================================================== the part-1 prototype
-def flow_call(flow: FlowControl, send: Callable[[], Any], policy: RetryPolicy) -> Any:
-    """One call through the flow controllers and the retry policy, as part 2's retry wrapper will do it."""
-    started = time.monotonic()
-    attempt, retry = 0, False
-    while True:
-        left = None if policy.deadline is None else policy.deadline - (time.monotonic() - started)
-        ticket = flow.acquire(timeout=left, retry=retry)
-        try:
-            result = send()
-        except HFBridgeError as error:
-            verdict = ticket.failed(error)
-            attempt += verdict.charged
-            wait = verdict.wait if verdict.wait is not None else policy.wait_for(error, max(attempt, 1))
-            if wait is None or (verdict.charged and attempt >= policy.max_attempts):
-                raise
-            time.sleep(wait)
-            retry = True
-            continue
-        ticket.succeeded()
-        return result
-
-
-def flow_embed(url: str, texts: list[str], *, batch: int = BATCH, requests_per_second: float | None = None,
-               ) -> list[Any]:  # fmt: skip
-    backend = HubBackend(base_url=url)
-    flow = FlowControl.adaptive(requests_per_second=requests_per_second)
-    batches = [texts[i : i + batch] for i in range(0, len(texts), batch)]
-    policy = RetryPolicy()
-    transport = backend.transport  # one request per try: the prototype's flow control is the only layer
-    with ThreadPoolExecutor(min(64, len(batches))) as pool:  # threads = the controller's most in flight
-        results = list(pool.map(
-            lambda b: flow_call(flow, lambda: transport.call(FEATURE_EXTRACTION, EmbeddingRequest(texts=b)), policy),
-            batches,
-        ))
-    return [vector for result in results for vector in result]
-
-
-def flow_chat(url: str, prompts: list[str], *, requests_per_second: float | None = None) -> list[Any]:
-    backend = HubBackend(base_url=url)
-    flow = FlowControl.adaptive(requests_per_second=requests_per_second)
-    policy = RetryPolicy()
-
-    def one(prompt: str) -> Any:
-        request = ChatRequest(messages=[{"role": "user", "content": prompt}], max_tokens=4)
-        return flow_call(flow, lambda: backend.transport.call(CHAT, request), policy)
-
-    with ThreadPoolExecutor(min(64, len(prompts))) as pool:
-        return list(pool.map(one, prompts))
+# ============================================================================================== hfbridge
+def before(url: str, **kwargs: Any) -> HubBackend:
+    """The backend as it was before flow control (issue 14): what ``flow=None`` still gives."""
+    return HubBackend(base_url=url, flow=None, **kwargs)
 
 
 # ========================================================================================== the anchors
@@ -164,7 +117,8 @@ def llama_chat(url: str, prompts: list[str], **kwargs: Any) -> list[Any]:
 
 
 def hfbridge_chat(url: str, prompts: list[str], **kwargs: Any) -> list[Any]:
-    return list(ChatHF(base_url=url, max_tokens=4, **kwargs).batch(prompts))
+    target = {} if "backend" in kwargs else {"base_url": url}
+    return list(ChatHF(**target, max_tokens=4, **kwargs).batch(prompts))
 
 
 # ============================================================================================== running
@@ -201,11 +155,13 @@ ONE_AT_A_TIME = 100
 def throughput_clients(slots: int) -> list[tuple[str, str, Job]]:
     tuned = slots + max(2, slots // 4)  # a hand-tuned concurrency: every slot busy and a short queue
     rows: list[tuple[str, str, Job]] = [
-        ("hfbridge HFEmbeddings (before)", "defaults",
-         lambda url, t: HFEmbeddings(base_url=url).embed_documents(t)),
-        ("hfbridge HFEmbeddings (before)", f"tuned: max_concurrency={tuned}",
+        ("hfbridge HFEmbeddings", "defaults", lambda url, t: HFEmbeddings(base_url=url).embed_documents(t)),
+        ("hfbridge HFEmbeddings", f"tuned: max_concurrency={tuned} (the flow control's ceiling)",
          lambda url, t: HFEmbeddings(base_url=url, max_concurrency=tuned).embed_documents(t)),
-        ("hfbridge flow prototype (part 1)", "defaults", flow_embed),
+        ("hfbridge HubBackend (before: flow=None)", "defaults (max_concurrency=4)",
+         lambda url, t: before(url).feature_extraction(t)),
+        ("hfbridge HubBackend (before: flow=None)", f"tuned: max_concurrency={tuned}",
+         lambda url, t: before(url, max_concurrency=tuned).feature_extraction(t)),
         ("reference: raw InferenceClient", f"tuned: {tuned} threads", lambda url, t: _raw_embed(url, t, tuned)),
         ("langchain-openai OpenAIEmbeddings", "defaults", langchain_embed),
         ("langchain-openai OpenAIEmbeddings", f"tuned: chunk_size={BATCH}",
@@ -259,16 +215,15 @@ def ratelimit_clients() -> list[tuple[str, str, str, Job]]:
     """(kind, client, settings, job): 50 requests of one text (embeddings) or one short chat each."""
     cap = 0.95 * RATE
     return [
-        ("embed", "hfbridge HubBackend (before)", "defaults",
+        ("embed", "hfbridge HubBackend", "defaults",
          lambda url, t: HubBackend(base_url=url, batch_size=1).feature_extraction(t)),
-        ("embed", "hfbridge HFEmbeddings (before)", f"tuned: requests_per_second={cap:g}",
+        ("embed", "hfbridge HFEmbeddings", f"tuned: requests_per_second={cap:g}",
          lambda url, t: HFEmbeddings(base_url=url, batch_size=1, requests_per_second=cap).embed_documents(t)),
-        ("embed", "hfbridge HubBackend (before)", "tuned: max_attempts=20, no deadline",
-         lambda url, t: HubBackend(base_url=url, batch_size=1,
-                                   retry=RetryPolicy(max_attempts=20, deadline=None)).feature_extraction(t)),
-        ("embed", "hfbridge flow prototype (part 1)", "defaults", lambda url, t: flow_embed(url, t, batch=1)),
-        ("embed", "hfbridge flow prototype (part 1)", f"tuned: requests_per_second={cap:g}",
-         lambda url, t: flow_embed(url, t, batch=1, requests_per_second=cap)),
+        ("embed", "hfbridge HubBackend (before: flow=None)", "defaults",
+         lambda url, t: before(url, batch_size=1).feature_extraction(t)),
+        ("embed", "hfbridge HubBackend (before: flow=None)", "tuned: max_attempts=20, no deadline",
+         lambda url, t: before(url, batch_size=1,
+                               retry=RetryPolicy(max_attempts=20, deadline=None)).feature_extraction(t)),
         ("embed", "openai SDK embeddings.create", "defaults (max_retries=2)",
          lambda url, t: sdk_embed(url, t, batch=1)),
         ("embed", "openai SDK embeddings.create", "tuned: max_retries=10",
@@ -279,10 +234,11 @@ def ratelimit_clients() -> list[tuple[str, str, str, Job]]:
          lambda url, t: langchain_embed(url, t, chunk_size=1, max_retries=10)),
         ("embed", "llama-index OpenAIEmbedding", "defaults (max_retries=10)",
          lambda url, t: llama_embed(url, t, embed_batch_size=1)),
-        ("chat", "hfbridge ChatHF.batch (before)", "defaults", hfbridge_chat),
-        ("chat", "hfbridge ChatHF.batch (before)", f"tuned: requests_per_second={cap:g}, max_retries=19",
-         lambda url, p: hfbridge_chat(url, p, requests_per_second=cap, max_retries=19)),
-        ("chat", "hfbridge flow prototype (part 1)", "defaults", flow_chat),
+        ("chat", "hfbridge ChatHF.batch", "defaults", hfbridge_chat),
+        ("chat", "hfbridge ChatHF.batch", f"tuned: requests_per_second={cap:g}",
+         lambda url, p: hfbridge_chat(url, p, requests_per_second=cap)),
+        ("chat", "hfbridge ChatHF.batch (before: flow=None)", "defaults",
+         lambda url, p: hfbridge_chat(url, p, backend=before(url))),
         ("chat", "langchain-openai ChatOpenAI.batch", "defaults (max_retries=2)", langchain_chat),
         ("chat", "langchain-openai ChatOpenAI.batch", "tuned: max_retries=10",
          lambda url, p: langchain_chat(url, p, max_retries=10)),

@@ -41,6 +41,11 @@ HUB_TARGET: dict[str, Any] = {
         "text-classification": "distilbert/distilbert-base-uncased-finetuned-sst-2-english",
         "zero-shot-classification": "facebook/bart-large-mnli",
         "token-classification": "dslim/bert-base-NER",
+        "summarization": "facebook/bart-large-cnn",
+        "translation": "Helsinki-NLP/opus-mt-en-fr",
+        "question-answering": "deepset/roberta-base-squad2",
+        "table-question-answering": "google/tapas-base-finetuned-wtq",
+        "fill-mask": "google-bert/bert-base-uncased",
     },
 }
 FILTERED_HEADERS = ["authorization", "x-amzn-trace-id", "user-agent"]

@@ -35,7 +35,8 @@ from hfbridge.server import Fault, FaultPlan, ServerThread, create_app
 from .limits import FrozenRateLimit
 
 pytestmark = pytest.mark.live_server
-FAST = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05, deadline=10, seed=1)
+# The deadline bounds each request as a whole, streams of the local chat model included: generous, for loaded CI.
+FAST = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05, deadline=60, seed=1)
 HELLO = [{"role": "user", "content": "Say hello."}]
 
 
@@ -85,13 +86,25 @@ def wait_in(message: str) -> float:
 
 def test_429_waits_for_retry_after_then_succeeds(server: Any, faults: Any, caplog: Any) -> None:
     plan = faults(Fault.rate_limited(retry_after=0.3))
-    with caplog.at_level(logging.WARNING, logger="hfbridge"):
+    with caplog.at_level(logging.INFO, logger="hfbridge"):
         vectors = hub(server).feature_extraction(["hello"])
     assert len(vectors) == 1
     assert plan.stats["requests"] == 2 and plan.stats["rate_limited"] == 1
+    # With the default flow control a refusal the limiters adapt to is not a failed attempt (logged at INFO).
+    (record,) = [r for r in caplog.records if "retrying" in r.getMessage()]
+    assert record.levelno == logging.INFO
+    assert "RateLimitedError 429" in record.getMessage() and "not counted against max_attempts" in record.getMessage()
+
+
+def test_429_without_flow_control_counts_as_an_attempt(server: Any, faults: Any, caplog: Any) -> None:
+    plan = faults(Fault.rate_limited(retry_after=0.05))
+    with caplog.at_level(logging.WARNING, logger="hfbridge"):
+        vectors = hub(server, flow=None).feature_extraction(["hello"])
+    assert len(vectors) == 1
+    assert plan.stats["requests"] == 2 and plan.stats["rate_limited"] == 1
     (message,) = retries(caplog)
-    # The server's Retry-After plus the policy's jitter (at most a quarter more), not its 0.05 s backoff cap.
-    assert 0.3 <= wait_in(message) <= 0.3 * 1.25 + 0.01, message
+    # The server's Retry-After plus the policy's jitter (at most a quarter more), not its backoff.
+    assert 0.05 <= wait_in(message) <= 0.05 * 1.25 + 0.01, message
     assert "RateLimitedError 429" in message and "attempt 1 of 4" in message
 
 
@@ -163,9 +176,19 @@ def test_timeout_when_every_attempt_stalls(server: Any, faults: Any) -> None:
 def test_attempts_are_bounded(server: Any, faults: Any) -> None:
     plan = faults(*[Fault.rate_limited(retry_after=0.01)] * 10)
     with pytest.raises(RateLimitedError) as caught:
-        hub(server).feature_extraction(["a"])
+        hub(server, flow=None).feature_extraction(["a"])
     assert caught.value.attempts == 4 and plan.stats["requests"] == 4
     assert "after 4 attempts" in str(caught.value)
+
+
+def test_a_server_refusing_everything_ends_the_call_with_a_typed_error(server: Any, faults: Any) -> None:
+    # With flow control the refusals are not charged while the limiter adapts; the pace halves with each, so the
+    # next turn soon lies past the deadline and the call ends: a typed error, a handful of requests, not a spin.
+    plan = faults(*[Fault.rate_limited(retry_after=0.01)] * 50)
+    with pytest.raises((RateLimitedError, InferenceTimeoutError)) as caught:
+        hub(server, retry=RetryPolicy(max_attempts=4, base_delay=0.01, deadline=5, seed=1)).feature_extraction(["a"])
+    assert 2 <= plan.stats["requests"] <= 12 and plan.stats["rate_limited"] == plan.stats["requests"]
+    assert caught.value.attempts >= 2
 
 
 def test_wait_past_the_deadline_raises_at_once(server: Any, faults: Any, caplog: Any) -> None:

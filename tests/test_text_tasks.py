@@ -269,9 +269,9 @@ BAD: list[tuple[Call, str]] = [
     (lambda b: b.summarization("x" * 100_001), "max_input_chars"),
     (lambda b: b.summarization("text", truncation="sometimes"), "truncation must be one of"),
     (lambda b: b.summarization("text", generate_parameters=["max_length", 3]), "must be a dict"),
-    (lambda b: b.summarization("text", generate_parameters={"max_length": float("nan")}), "JSON"),
-    (lambda b: b.summarization("text", generate_parameters={1: 2}), "keys must be str"),
-    (lambda b: b.summarization("text", clean_up_tokenization_spaces="yes"), "must be a bool"),
+    (lambda b: b.summarization("text", generate_parameters={"max_length": float("nan")}), "JSON cannot carry"),
+    (lambda b: b.summarization("text", generate_parameters={1: 2}), "has a key that is not a str"),
+    (lambda b: b.summarization("text", clean_up_tokenization_spaces="yes"), "must be True or False"),
     (lambda b: b.translation(42), "must be a str"),
     (lambda b: b.translation("Hello", src_lang="en_XX"), "src_lang is given without tgt_lang"),
     (lambda b: b.translation("Hello", tgt_lang="fr_XX"), "tgt_lang is given without src_lang"),
@@ -283,7 +283,7 @@ BAD: list[tuple[Call, str]] = [
     (lambda b: b.question_answering("Who?", CONTEXT, top_k=True), "top_k must be an int"),
     (lambda b: b.question_answering("Who?", CONTEXT, max_answer_len="5"), "max_answer_len must be an int"),
     (lambda b: b.question_answering("Who?", CONTEXT, doc_stride=-1), "doc_stride must be at least 0"),
-    (lambda b: b.question_answering("Who?", CONTEXT, handle_impossible_answer=1), "must be a bool"),
+    (lambda b: b.question_answering("Who?", CONTEXT, handle_impossible_answer=1), "must be True or False"),
     (lambda b: b.table_question_answering([["a"]], "Which?"), "dict of columns"),
     (lambda b: b.table_question_answering({}, "Which?"), "table is empty"),
     (lambda b: b.table_question_answering({"a": []}, "Which?"), "no rows"),
@@ -296,12 +296,13 @@ BAD: list[tuple[Call, str]] = [
     (lambda b: b.table_question_answering({"a": ["x" * 100_001]}, "Which?"), "max_input_chars"),
     (lambda b: b.table_question_answering(TABLE, ""), "query is empty"),
     (lambda b: b.table_question_answering(TABLE, "Which?", padding="all"), "padding must be one of"),
-    (lambda b: b.table_question_answering(TABLE, "Which?", sequential="no"), "must be a bool"),
+    (lambda b: b.table_question_answering(TABLE, "Which?", sequential="no"), "must be True or False"),
     (lambda b: b.summarization("text", model=42), "model must be a str"),
     (lambda b: b.translation("text", model=" "), "model is empty"),
     (lambda b: b.question_answering("Who?", CONTEXT, model=["a"]), "model must be a str"),
     (lambda b: b.table_question_answering(TABLE, "Which?", model=""), "model is empty"),
     (lambda b: b.fill_mask("It is <mask>.", model=b"m"), "model must be a str"),
+    (lambda b: b.fill_mask("It is <mask>.", model="org/a model"), "without spaces"),
     (lambda b: b.fill_mask("   "), "empty"),
     (lambda b: b.fill_mask("[MASK] and [MASK]"), "2 mask tokens"),
     (lambda b: b.fill_mask("<mask> is [MASK]"), "2 mask tokens"),
@@ -508,3 +509,59 @@ async def test_async_twins_on_a_hub_model_send_what_the_async_client_sends(
         assert str(ours.url) == str(theirs.url)
         assert json.loads(ours.content) == json.loads(theirs.content)
         assert dict(ours.headers) == dict(theirs.headers)
+
+
+# ------------------------------------------------------------------------------------------ through hfbridge serve
+@pytest.mark.parametrize("name", list(SENT))
+def test_hfbridge_serve_passes_each_task_through_to_a_hub_backend(name: str) -> None:
+    from hfbridge.server import ServerThread, create_app
+
+    tag = get_task(name).pipeline_tag
+    call = SENT[name][0]
+    with RecordingServer(body=GOOD[name]) as upstream:
+        direct = call(hub(upstream))
+        app = create_app(hub(upstream), model_tasks=[("org/model", tag)])
+        with ServerThread(app) as server:
+            client = HubBackend(base_url=f"{server.url}/models/org/model", retry=RetryPolicy(max_attempts=1))
+            served = call(client)
+    assert served == direct
+    # the server read the client's body into the same request, and sent upstream what the client sent it
+    first, second = upstream.requests
+    assert json.loads(first.body) == json.loads(second.body)
+
+
+def test_hfbridge_serve_over_the_local_backend_answers_501_unsupported(local_backend: LocalBackend) -> None:
+    from hfbridge.server import ServerThread, create_app
+
+    with ServerThread(create_app(local_backend, model_tasks=[("org/qa", "question-answering")])) as server:
+        client = HubBackend(base_url=f"{server.url}/models/org/qa",
+                            retry=RetryPolicy(max_attempts=3, base_delay=0.01))  # fmt: skip
+        with pytest.raises(UnsupportedTaskError, match="question-answering"):
+            client.question_answering("What's my name?", CONTEXT)
+# ------------------------------------------------------------------------------------------------ agent tools
+TOOL_CALLS: dict[str, dict[str, Any]] = {
+    "summarization": {"text": ARTICLE},
+    "translation": {"text": "My name is Wolfgang and I live in Berlin"},
+    "question_answering": {"question": "What's my name?", "context": CONTEXT},
+    "table_question_answering": {"query": "How many stars has Transformers?", "table": TABLE},
+    "fill_mask": {"text": "The goal of life is <mask>."},
+}
+
+
+@pytest.mark.parametrize("name", list(TOOL_CALLS))
+def test_each_task_is_a_langchain_and_a_llamaindex_tool(name: str) -> None:
+    from hfbridge.langchain import hf_tools
+    from hfbridge.llama_index import HFToolSpec
+
+    with RecordingServer(body=GOOD[name]) as server:
+        (lc_tool,) = hf_tools(include=[name], base_url=server.url, max_retries=0)
+        (li_tool,) = HFToolSpec(include=[name], base_url=server.url, max_retries=0).to_tool_list()
+        lc_output = lc_tool.invoke(TOOL_CALLS[name])
+        li_output = li_tool.call(**TOOL_CALLS[name])
+        result = getattr(hub(server), name)(**TOOL_CALLS[name])
+    assert lc_tool.name == li_tool.metadata.name == name
+    assert not li_output.is_error
+    plain = [item.model_dump() for item in result] if isinstance(result, list) else result.model_dump()
+    assert json.loads(lc_output) == json.loads(li_output.content) == json.loads(json.dumps(plain))
+    lc_sent, li_sent, method_sent = (json.loads(request.body) for request in server.requests)
+    assert lc_sent == li_sent == method_sent

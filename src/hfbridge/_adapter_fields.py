@@ -39,8 +39,9 @@ class BackendTarget(BaseModel):
         default=None,
         gt=0,
         description=(
-            "Client-side rate limit shared by every call of this adapter (threads and tasks alike). Set it a little "
-            "under the server's limit: calls are then spaced instead of refused, and a 429 still retries."
+            "An explicit cap on requests per second, shared by every call of this adapter (threads and tasks "
+            "alike). Without it the backend's flow control learns the server's rate from its 429s; set it a little "
+            "under a limit you know: calls are then spaced instead of refused, and a 429 still retries."
         ),
     )
 

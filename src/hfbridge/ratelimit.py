@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import _settings as setting
-from .errors import ConfigurationError
+from .errors import ConfigurationError, InferenceTimeoutError
 
 __all__ = ["RateLimit"]
 
@@ -99,9 +99,18 @@ class RateLimit:
                 return 0.0
             return (1.0 - self._tokens) * self.interval
 
-    def acquire(self) -> float:
-        """Block the calling thread until a request may be sent; return the time waited."""
+    def acquire(self, timeout: float | None = None) -> float:
+        """Block the calling thread until a request may be sent; return the time waited. With ``timeout``, a turn
+        further away than that is not waited for: the token goes back and
+        :class:`~hfbridge.errors.InferenceTimeoutError` is raised at once."""
         waited = self.reserve()
+        if timeout is not None and max(waited, self._held_back()) > timeout:
+            with self._lock:
+                self._tokens += 1.0
+            raise InferenceTimeoutError(
+                f"the rate limit's next turn is {max(waited, self._held_back()):.3g} s away, past the {timeout:.3g} s "
+                "left to this request (RetryPolicy.deadline)"
+            )
         if waited > 0:
             time.sleep(waited)
         while (extra := self._held_back()) > 0:

@@ -1,7 +1,15 @@
 """The hub transport: one request of one task through huggingface_hub's ``InferenceClient``.
 
 It owns the clients (one sync client; one async client per event loop; a client of its own per stream, so closing
-it closes the HTTP response) and turns everything they raise into hfbridge's errors (``_hub_errors``). What to
+it closes the HTTP response) and turns everything they raise into hfbridge's errors (``_hub_errors``). Sync
+clients read under the request's deadline (``_wire.bound``).
+
+**Async clients and event loops.** An ``AsyncInferenceClient`` owns an ``httpx2.AsyncClient`` whose connections
+belong to one event loop, so each loop gets its own, kept for the loop's life (connections are reused across calls).
+It is closed on that loop when the loop shuts down (``asyncio.run`` and ``asyncio.Runner`` close the async
+generators of a loop before closing it: the client's keeper is one), and forgotten if a loop was closed without
+that; ``aclose()`` closes the running loop's client and forgets every other. Nothing here refers to a loop once
+it is closed, so ``asyncio.run(backend.a...())`` in a loop leaves no client and no socket behind. What to
 call and how to read the answer comes from the task's declaration (``task.hub``).
 """
 
@@ -9,8 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import weakref
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import urlparse
 
@@ -31,6 +38,7 @@ DEFAULT_TIMEOUT = 60.0
 #: A 2xx stream with no event at all (an empty or non-stream body) is a failure, never an empty answer.
 _NO_EVENT = "unexpected response from the server: the stream ended without any event"
 AnyTask = Task[Any, Any]
+_Keeper = AsyncGenerator[None, None]
 
 
 class HubTransport(Transport):
@@ -78,9 +86,8 @@ class HubTransport(Transport):
         protect_logs()  # the HTTP client's loggers print request URLs, which may carry credentials
         self._client: InferenceClient | None = None
         self._client_lock = threading.Lock()
-        self._async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncInferenceClient] = (
-            weakref.WeakKeyDictionary()
-        )
+        # loop -> (its client, the async generator that closes it when the loop shuts down)
+        self._async_clients: dict[asyncio.AbstractEventLoop, tuple[AsyncInferenceClient, _Keeper]] = {}
 
     @property
     def model_id(self) -> str:
@@ -142,29 +149,51 @@ class HubTransport(Transport):
         if self._client is None:
             with self._client_lock:
                 if self._client is None:
-                    self._client = InferenceClient(**self.client_kwargs())
+                    self._client = _wire.bound(InferenceClient(**self.client_kwargs()))
         return self._client
 
-    def _async_client(self) -> AsyncInferenceClient:
-        # An AsyncInferenceClient owns an httpx2.AsyncClient bound to one event loop: keep one per loop, so sync
-        # code that runs several loops (asyncio.run per call, Jupyter, worker threads) never shares a dead client.
+    async def _async_client(self) -> AsyncInferenceClient:
         loop = asyncio.get_running_loop()
-        client = self._async_clients.get(loop)
-        if client is None:
+        entry = self._async_clients.get(loop)
+        if entry is None:
             client = AsyncInferenceClient(**self.client_kwargs())
-            self._async_clients[loop] = client
-        return client
+            keeper = self._keeper(loop, client)
+            await keeper.asend(None)  # started: the loop now closes it (and with it the client) at shutdown
+            with self._client_lock:
+                for other in [other for other in self._async_clients if other.is_closed()]:
+                    del self._async_clients[other]  # closed without shutting down its generators
+                self._async_clients[loop] = entry = (client, keeper)
+        return entry[0]
+
+    async def _keeper(self, loop: asyncio.AbstractEventLoop, client: AsyncInferenceClient) -> _Keeper:
+        try:
+            yield
+        finally:
+            with self._client_lock:
+                if self._async_clients.get(loop, (None,))[0] is client:
+                    del self._async_clients[loop]
+            await client.close()
 
     def close(self) -> None:
+        """Close the sync client, and forget the async clients of loops that are closed."""
         if self._client is not None:
             self._client.close()
             self._client = None
+        with self._client_lock:
+            for loop in [loop for loop in self._async_clients if loop.is_closed()]:
+                del self._async_clients[loop]
 
     async def aclose(self) -> None:
+        """Close the sync client and the running loop's async client; forget the other loops' (each is closed when
+        its loop shuts down)."""
         self.close()
-        client = self._async_clients.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            await client.close()
+        with self._client_lock:
+            entry = self._async_clients.pop(asyncio.get_running_loop(), None)
+            others = list(self._async_clients.values())
+            self._async_clients.clear()
+        del others  # their keepers still close them at their loops' shutdown
+        if entry is not None:
+            await entry[1].aclose()  # its keeper closes the client
 
     # ------------------------------------------------------------------------------------------------ calls
     def _translate(self, exc: BaseException) -> HFBridgeError:
@@ -196,7 +225,7 @@ class HubTransport(Transport):
     async def acall(self, task: AnyTask, request: Any) -> Any:
         hub = self._hub(task)
         try:
-            raw = await hub.send(self._async_client(), request, self)
+            raw = await hub.send(await self._async_client(), request, self)
         except Exception as exc:
             error = self._translate(exc)
         else:
@@ -207,7 +236,7 @@ class HubTransport(Transport):
         hub = self._hub(task)
         # A client of its own per stream: closing it closes the HTTP response, whether the stream ends, breaks or
         # is abandoned; the generator holds it, so it stays alive while the stream is iterated.
-        client = InferenceClient(**self.client_kwargs())
+        client = _wire.bound(InferenceClient(**self.client_kwargs()))
         try:
             events = hub.open_stream(client, request, self)
         except Exception as exc:

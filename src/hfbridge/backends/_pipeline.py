@@ -4,10 +4,12 @@ transports under clients). :func:`build` stacks them, outermost first::
     Backend._run          validate (task.validate), then record which backend answered (ResponseMeta)
     CacheLayer            opt-in; per input for many-input tasks: only unseen inputs go further
     BatchLayer            many-input tasks: batch_size inputs a request, max_concurrency in flight, in order
-    (whole-call deadline) issue 14 puts it here: one budget for all batches and retries of a call
-    RetryLayer            per request: RetryPolicy; streams only before their first chunk
-    per_attempt layers    issue 14's adaptive concurrency and rate: see Backend(per_attempt=...)
-    RateLimitLayer        one token per try; a 429's Retry-After re-times the shared limiter
+    RetryLayer            per request: its deadline (one bound on the whole request), flow control around each
+                          try (adaptive concurrency and rate, hfbridge.flow), RetryPolicy; streams retried only
+                          before their first chunk
+    per_attempt layers    anything else each try passes through: see Backend(per_attempt=...)
+    RateLimitLayer        one token of an explicit RateLimit per try; without flow control a 429's Retry-After
+                          re-times the shared limiter
     Transport             one request (hub: InferenceClient; local: in-process models)
 
 A layer reads only the task's declaration (``cache``, ``many``, ``stream``) and its own settings.
@@ -23,8 +25,10 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, TypeVar
 
+from .. import _deadline
 from ..cache import ResultCache, cache_key
-from ..errors import HFBridgeError, RateLimitedError
+from ..errors import HFBridgeError, InferenceTimeoutError, RateLimitedError
+from ..flow import FlowControl
 from ..ratelimit import RateLimit
 from ..retry import Retrier, RetryPolicy
 from ..tasks import Task
@@ -320,11 +324,13 @@ class _Progress:
 
 # ============================================================================================================ retry
 class RetryLayer(Layer):
-    """Each request retried by the :class:`~hfbridge.RetryPolicy`; a stream only until its first chunk."""
+    """Each request bounded by the policy's deadline as a whole, each try through the flow control (when there is
+    one), retried by the :class:`~hfbridge.RetryPolicy`; a stream only until its first chunk (see
+    :class:`~hfbridge.retry.Retrier`)."""
 
-    def __init__(self, inner: Handler, policy: RetryPolicy) -> None:
+    def __init__(self, inner: Handler, policy: RetryPolicy, flow: FlowControl | None = None) -> None:
         super().__init__(inner)
-        self.retrier = Retrier(policy)
+        self.retrier = Retrier(policy, flow=flow)
 
     def call(self, task: AnyTask, request: Any) -> Any:
         return self.retrier.call(lambda: self.inner.call(task, request), task.name)
@@ -343,18 +349,28 @@ class RetryLayer(Layer):
 
 # ======================================================================================================= rate limit
 class RateLimitLayer(Layer):
-    """One token of the shared :class:`~hfbridge.RateLimit` per try; a 429 with ``Retry-After`` re-times it."""
+    """One token of the shared :class:`~hfbridge.RateLimit` per try. Without flow control a 429 with
+    ``Retry-After`` re-times it (``defer``); with flow control the Retry-After delays only the refused request and
+    the adaptive rate, capped at this limit, does the pacing."""
 
-    def __init__(self, inner: Handler, limit: RateLimit) -> None:
+    def __init__(self, inner: Handler, limit: RateLimit, *, defer: bool = True) -> None:
         super().__init__(inner)
         self.limit = limit
+        self.defer = defer
+
+    def _take(self) -> None:
+        """A token, waited for in this thread within the request's deadline (async waits are cancelled at it)."""
+        try:
+            self.limit.acquire(_deadline.left())
+        except InferenceTimeoutError as error:
+            raise _deadline.exceeded("request (its turn under the rate limit)") from error
 
     def _refused(self, error: RateLimitedError) -> None:
-        if error.retry_after is not None:
+        if self.defer and error.retry_after is not None:
             self.limit.defer(error.retry_after)
 
     def call(self, task: AnyTask, request: Any) -> Any:
-        self.limit.acquire()
+        self._take()
         try:
             return self.inner.call(task, request)
         except RateLimitedError as error:
@@ -370,7 +386,7 @@ class RateLimitLayer(Layer):
             raise
 
     def stream(self, task: AnyTask, request: Any) -> Iterator[Any]:
-        self.limit.acquire()
+        self._take()
         try:
             iterator = self.inner.stream(task, request)
         except RateLimitedError as error:
@@ -405,15 +421,18 @@ def build(
     cache: ResultCache | None,
     cache_target: Callable[[AnyTask, Any], dict[str, Any]],
     per_attempt: Sequence[Callable[[Handler], Handler]] = (),
+    flow: FlowControl | None = None,
 ) -> Handler:
     """The layers over ``transport``, in the order the module docstring draws (layers with nothing to do are left
     out, so a call pays only for what is configured)."""
     handler: Handler = transport
     if rate_limit is not None:
-        handler = RateLimitLayer(handler, rate_limit)
+        handler = RateLimitLayer(handler, rate_limit, defer=flow is None)
     for wrap in reversed(per_attempt):
         handler = wrap(handler)
-    handler = RetryLayer(handler, retry)  # also with one attempt: it turns a broken stream into StreamInterruptedError
+    # Also with one attempt: it bounds the request by its deadline and turns a broken stream into
+    # StreamInterruptedError.
+    handler = RetryLayer(handler, retry, flow)
     handler = BatchLayer(handler, batch_size, max_concurrency)
     if cache is not None:
         handler = CacheLayer(handler, cache, cache_target)

@@ -17,6 +17,14 @@ also reads. A huggingface_hub release that moves an internal then costs speed, n
 
 Every function takes an ``InferenceClient`` or an ``AsyncInferenceClient`` and returns the answer, or with the
 async client an awaitable of it, as the clients' own methods do.
+
+**The deadline of sync requests** (:func:`bound`). A sync client's ``_inner_post`` reads a body with one
+``response.read()`` and a stream line by line, each read bounded by the client's ``timeout`` only: a body trickled
+a few bytes at a time, or a stream of ``: ping`` comments, never ends. :func:`bound` gives one client an
+``_inner_post`` of its own that does what the client's does (same session, route, headers, status errors) but
+reads the body chunk by chunk and the stream line by line, stopping at the request's deadline
+(:mod:`hfbridge._deadline`), with every read's timeout shortened to the time left. Async requests need none of
+this: the retry loop cancels them at the deadline.
 """
 
 from __future__ import annotations
@@ -30,10 +38,11 @@ from typing import Any
 import orjson
 from huggingface_hub import AsyncInferenceClient, InferenceClient
 
+from .. import _deadline
 from ..errors import APIError
 
 __all__ = [
-    "FAST_PATH", "UNAVAILABLE", "chat", "chat_stream", "embed", "post", "endpoint_token", "known_providers",
+    "FAST_PATH", "UNAVAILABLE", "bound", "chat", "chat_stream", "embed", "post", "endpoint_token", "known_providers",
     "raised_reading_answer", "answer_error_message", "error_message", "not_an_image",
 ]  # fmt: skip
 
@@ -53,8 +62,13 @@ def _has_parameters(function: Any, *names: str) -> bool:
 def _check() -> tuple[dict[str, Any], str | None]:
     """The internals, or the first one missing or changed (then the public path is used)."""
     try:
-        from huggingface_hub.inference._common import RequestParameters, _parse_text_generation_error
+        from huggingface_hub.inference._common import (
+            TASKS_EXPECTING_IMAGES,
+            RequestParameters,
+            _parse_text_generation_error,
+        )
         from huggingface_hub.inference._providers import PROVIDERS, TaskProviderHelper, get_provider_helper
+        from huggingface_hub.utils import get_session, hf_raise_for_status
     except ImportError as exc:
         return {}, f"import failed: {exc}"
     checks = {
@@ -73,6 +87,8 @@ def _check() -> tuple[dict[str, Any], str | None]:
         ),
         "_parse_text_generation_error(error, error_type)": _has_parameters(_parse_text_generation_error, "error"),
         "RequestParameters": isinstance(RequestParameters, type),
+        "TASKS_EXPECTING_IMAGES": isinstance(TASKS_EXPECTING_IMAGES, (list, tuple, set, frozenset)),
+        "InferenceClient(timeout, cookies)": _has_parameters(InferenceClient.__init__, "timeout", "cookies"),
         "PROVIDERS, a mapping of provider names": isinstance(PROVIDERS, Mapping)
         and all(isinstance(name, str) for name in PROVIDERS),
     }
@@ -83,6 +99,9 @@ def _check() -> tuple[dict[str, Any], str | None]:
         "get_provider_helper": get_provider_helper,
         "parse_error": _parse_text_generation_error,
         "providers": PROVIDERS,
+        "images": TASKS_EXPECTING_IMAGES,
+        "session": get_session,
+        "raise_for_status": hf_raise_for_status,
     }, None
 
 
@@ -329,3 +348,50 @@ def post(
     if isinstance(client, AsyncInferenceClient):
         return _then(body, lambda raw: helper.get_response(orjson.loads(raw)))
     return helper.get_response(orjson.loads(body))
+
+
+# ------------------------------------------------------------------------------------------------ deadline
+def bound(client: InferenceClient) -> InferenceClient:
+    """``client``, whose requests stop at the deadline of the request running in the caller's context (see the
+    module's docstring); unchanged on the public path or when no deadline is in force."""
+    if FAST_PATH:
+        original = client._inner_post
+
+        def inner_post(request_parameters: Any, *, stream: bool = False) -> Any:
+            end = _deadline.current()
+            if end is None:
+                return original(request_parameters, stream=stream)
+            return _bounded_post(client, request_parameters, stream, end)
+
+        client._inner_post = inner_post  # type: ignore[method-assign]
+    return client
+
+
+def _bounded_post(client: InferenceClient, request: Any, stream: bool, end: float) -> Any:
+    # As InferenceClient._inner_post (huggingface_hub 2.4), reading under the deadline; timeouts and status errors
+    # are raised as the client's are (hfbridge's error table maps both).
+    _deadline.check(end)
+    if request.task in _INTERNALS["images"] and "Accept" not in request.headers:
+        request.headers["Accept"] = "image/png"
+    response_cm = _INTERNALS["session"]().stream(
+        "POST",
+        request.url,
+        json=request.json,
+        content=request.data,
+        headers=request.headers,
+        cookies=client.cookies,
+        timeout=_deadline.read_timeout(client.timeout, end),
+    )
+    if stream:
+        response = client.exit_stack.enter_context(response_cm)
+        _INTERNALS["raise_for_status"](response)
+        return _until(response.iter_lines(), end)
+    with response_cm as response:
+        _INTERNALS["raise_for_status"](response)
+        return b"".join(_until(response.iter_bytes(), end))
+
+
+def _until(parts: Iterable[Any], end: float) -> Iterator[Any]:
+    for part in parts:
+        _deadline.check(end)
+        yield part

@@ -12,11 +12,13 @@ inside a running one (Jupyter, FastAPI); async twins are ``a``-prefixed.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from .. import _settings as setting
 from .. import _validation as check
 from ..cache import ResultCache
+from ..errors import ConfigurationError
+from ..flow import FlowControl
 from ..ratelimit import RateLimit
 from ..retry import RetryPolicy
 from ..tasks import Limits, Task
@@ -40,9 +42,18 @@ class Backend(TaskMethods):
     Args:
         transport: does one request of one task.
         retry: the :class:`RetryPolicy` applied to every request.
-        rate_limit: a :class:`RateLimit` shared by every thread and task using this backend.
+        rate_limit: a :class:`RateLimit` shared by every thread and task using this backend (an explicit limit:
+            with flow control it is also the cap of the adaptive rate).
         batch_size: inputs per request for many-input tasks (embeddings).
-        max_concurrency: requests of one many-input call in flight at once.
+        max_concurrency: requests of one many-input call in flight at once; with flow control, the most the
+            adaptive concurrency may reach. ``None``: 4 without flow control, 64 with it (the controller learns
+            how many the server takes).
+        flow: adaptive flow control (:mod:`hfbridge.flow`) around every try of every request: ``"adaptive"`` for
+            a :class:`~hfbridge.flow.FlowControl` of this backend's own (requests in flight learned from latency
+            and refusals, requests per second learned from 429s, capped by ``max_concurrency`` and
+            ``rate_limit``), a ``FlowControl`` to share between backends that reach the same server, or ``None``
+            (no flow control: ``max_concurrency`` fixed). Refusals it adapts to do not count against
+            ``RetryPolicy.max_attempts``; the deadline bounds every request.
         max_input_chars: the longest single text accepted (embeddings cut longer texts when ``truncate``).
         max_labels: the most candidate labels accepted by zero-shot classification.
         cache: an opt-in :class:`~hfbridge.cache.ResultCache` for embeddings and classification results.
@@ -61,19 +72,29 @@ class Backend(TaskMethods):
         retry: RetryPolicy | None = None,
         rate_limit: RateLimit | None = None,
         batch_size: int = 32,
-        max_concurrency: int = 4,
+        max_concurrency: int | None = None,
         max_input_chars: int = check.DEFAULT_MAX_INPUT_CHARS,
         max_labels: int = check.DEFAULT_MAX_LABELS,
         cache: ResultCache | None = None,
         per_attempt: Sequence[Callable[[Handler], Handler]] = (),
         label: str | None = None,
+        flow: FlowControl | Literal["adaptive"] | None = None,
     ) -> None:
         self.transport = transport
         self.name = transport.name
         self.retry_policy = setting.instance(retry, RetryPolicy, "retry") or RetryPolicy()
         self.rate_limit = rate_limit = setting.instance(rate_limit, RateLimit, "rate_limit")
         self.batch_size = batch_size = setting.count(batch_size, "batch_size")
-        self.max_concurrency = max_concurrency = setting.count(max_concurrency, "max_concurrency")
+        if max_concurrency is not None:
+            setting.count(max_concurrency, "max_concurrency")
+        # The arguments as given (a pickled backend is rebuilt from them).
+        self._given = {"max_concurrency": max_concurrency, "flow": flow}
+        #: The flow control every request of this backend goes through (``None``: none).
+        self.flow = self._flow_control(flow, max_concurrency, rate_limit)
+        if max_concurrency is None:
+            limiter = self.flow.concurrency if self.flow is not None else None
+            max_concurrency = limiter.max_limit if limiter is not None else 4
+        self.max_concurrency = max_concurrency
         self.max_input_chars = max_input_chars = setting.count(max_input_chars, "max_input_chars")
         self.max_labels = max_labels = setting.count(max_labels, "max_labels")
         self.cache = cache = setting.instance(cache, ResultCache, "cache")
@@ -83,8 +104,19 @@ class Backend(TaskMethods):
         self._handler = build(
             transport, retry=self.retry_policy, rate_limit=rate_limit, batch_size=batch_size,
             max_concurrency=max_concurrency, cache=cache, cache_target=transport.cache_target,
-            per_attempt=per_attempt,
+            per_attempt=per_attempt, flow=self.flow,
         )  # fmt: skip
+
+    @staticmethod
+    def _flow_control(
+        flow: FlowControl | str | None, max_concurrency: int | None, rate_limit: RateLimit | None
+    ) -> FlowControl | None:
+        if flow is None or isinstance(flow, FlowControl):
+            return flow
+        if flow != "adaptive":
+            raise ConfigurationError(f"flow must be 'adaptive', a FlowControl or None, not {flow!r}")
+        cap = rate_limit.requests / rate_limit.per if rate_limit is not None else None
+        return FlowControl.adaptive(max_concurrency=max_concurrency, requests_per_second=cap)
 
     @property
     def model_id(self) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, Literal
 
 from huggingface_hub import InferenceEndpoint
 from pydantic import SecretStr
@@ -19,6 +19,7 @@ from ..errors import (
     NotFoundError,
     UnsupportedTaskError,
 )
+from ..flow import FlowControl
 from ..ratelimit import RateLimit
 from ..retry import RetryPolicy
 from . import _wire
@@ -47,12 +48,16 @@ class HubBackend(Backend):
         provider: Inference Provider for Hub ids (``"auto"``, ``"hf-inference"``, ``"together"``...).
         token: the Hugging Face token. Defaults to ``HF_TOKEN`` or the token file; a token found that way is only
             sent to Hugging Face hosts, an explicit one goes wherever ``base_url`` points.
-        timeout: seconds to wait for an answer (always finite; per read while streaming).
+        timeout: seconds any single read may wait (always finite), and the longest a stream may go without a
+            chunk of content (keep-alive comments do not count). ``retry.deadline`` bounds each request as a whole.
         headers: extra HTTP headers. ``bill_to``: organisation billed for Inference Providers.
         hub_endpoint: the Hub API used to look up which providers serve a model (default: ``HF_ENDPOINT``).
         wakes_on_503: treat any 503 as "loading" (a scaled-to-zero Inference Endpoint starting up) and wait it out.
         task_models: the model used per task when a call names none, e.g.
             ``{"feature-extraction": "BAAI/bge-small-en-v1.5", "chat": "meta-llama/Llama-3.1-8B-Instruct"}``.
+        flow: adaptive flow control, on by default (``"adaptive"``): requests in flight and per second learned
+            from the server's latency and refusals, shared by every thread and task using this backend. ``None``
+            turns it off. See :class:`Backend`.
         retry, rate_limit, batch_size, max_concurrency, max_input_chars, max_labels: see :class:`Backend`.
     """
 
@@ -75,7 +80,8 @@ class HubBackend(Backend):
         retry: RetryPolicy | None = None,
         rate_limit: RateLimit | None = None,
         batch_size: int = 32,
-        max_concurrency: int = 4,
+        max_concurrency: int | None = None,
+        flow: FlowControl | Literal["adaptive"] | None = "adaptive",
         **options: Any,
     ) -> None:
         transport = HubTransport(
@@ -85,7 +91,7 @@ class HubBackend(Backend):
         options.setdefault("label", transport.label)
         super().__init__(
             transport, retry=retry, rate_limit=rate_limit, batch_size=batch_size, max_concurrency=max_concurrency,
-            **options,
+            flow=flow, **options,
         )  # fmt: skip
         self.hub_endpoint = hub_endpoint
         self._mappings: dict[str, list[Any] | None] = {}
@@ -242,7 +248,8 @@ class HubBackend(Backend):
                     "retry": self.retry_policy,
                     "rate_limit": self.rate_limit,
                     "batch_size": self.batch_size,
-                    "max_concurrency": self.max_concurrency,
+                    "max_concurrency": self._given["max_concurrency"],
+                    "flow": self._given["flow"],
                     "max_input_chars": self.max_input_chars,
                     "max_labels": self.max_labels,
                 },

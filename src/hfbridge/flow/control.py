@@ -96,9 +96,11 @@ class FlowControl:
 
     @classmethod
     def adaptive(cls, *, max_concurrency: int | None = None, requests_per_second: float | None = None) -> FlowControl:
-        """The defaults: concurrency learned up to ``max_concurrency`` (64 when ``None``), rate learned from 429s
-        and never above ``requests_per_second``."""
-        concurrency = AdaptiveConcurrency(max_limit=max_concurrency or 64)
+        """The defaults: concurrency learned up to ``max_concurrency`` (64 when ``None``), from 4 in flight (what a
+        backend allowed before it learned anything: concurrent chats do not wait for one another while the first
+        answers come), rate learned from 429s and never above ``requests_per_second``."""
+        ceiling = max_concurrency or 64
+        concurrency = AdaptiveConcurrency(initial=min(4, ceiling), max_limit=ceiling)
         return cls(concurrency, AdaptiveRate(requests_per_second))
 
     def _reset(self) -> None:

@@ -70,7 +70,6 @@ def chunked_embedding(
     """Embed ``texts[start:]`` a chunk at a time, calling ``write(index of the chunk's first text, vectors)``
     after each chunk, before the next one is sent: what ``write`` stores survives an interruption. The progress
     bar counts ``already + start`` texts as done from the beginning."""
-    size = chunk_size or max(1, (batch_size or backend.batch_size) * backend.max_concurrency * 2)
     bar: Any = None
     if show_progress:
         from tqdm.auto import tqdm
@@ -78,11 +77,21 @@ def chunked_embedding(
         bar = tqdm(total=already + len(texts), initial=already + start, unit="text", desc="embedding",
                    dynamic_ncols=True)  # fmt: skip
     try:
-        for first in range(start, len(texts), size):
-            chunk = list(texts[first : first + size])
+        first = start
+        while first < len(texts):
+            chunk = list(texts[first : first + (chunk_size or _chunk_size(backend, batch_size))])
             write(first, backend.feature_extraction(chunk, batch_size=batch_size))
+            first += len(chunk)
             if bar is not None:
                 bar.update(len(chunk))
     finally:
         if bar is not None:
             bar.close()
+
+
+def _chunk_size(backend: Backend, batch_size: int | None) -> int:
+    """Texts for every request the backend may have in flight now, twice over: with flow control its learned
+    limit (which grows as the job goes; its ``max_concurrency`` is only a ceiling), else ``max_concurrency``."""
+    limiter = backend.flow.concurrency if backend.flow is not None else None
+    in_flight = limiter.limit if limiter is not None else backend.max_concurrency
+    return max(1, (batch_size or backend.batch_size) * in_flight * 2)

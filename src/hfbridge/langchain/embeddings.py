@@ -24,7 +24,13 @@ class HFEmbeddings(BackendFields, Embeddings):
     """
 
     batch_size: int = Field(default=32, ge=1, description="Texts per request (shorthand backends).")
-    max_concurrency: int = Field(default=4, ge=1, description="Requests in flight (shorthand backends).")
+    max_concurrency: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "Most requests in flight (shorthand backends); None: learned by the backend's flow control (up to 64)."
+        ),
+    )
     normalize: bool | None = Field(default=None, description="L2-normalise vectors (TEI; local always can).")
     truncate: bool | None = Field(default=True, description="Let the server truncate over-long inputs.")
     query_instruction: str = Field(default="", description="Prefix for queries (e5/bge style instructions).")

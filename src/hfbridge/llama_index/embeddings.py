@@ -33,7 +33,13 @@ class HFEmbedding(BackendTarget, BaseEmbedding):
 
     model_name: str = Field(default="", description="Hub model id; empty for the backend's default.")
     embed_batch_size: int = Field(default=32, gt=0, le=2048, description="Texts per request.")
-    max_concurrency: int = Field(default=4, ge=1, description="Requests in flight (shorthand backends).")
+    max_concurrency: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "Most requests in flight (shorthand backends); None: learned by the backend's flow control (up to 64)."
+        ),
+    )
     query_instruction: str = Field(default="", description="Prefix for queries (e5/bge style instructions).")
     text_instruction: str = Field(default="", description="Prefix for documents.")
     normalize: bool | None = Field(default=None, description="L2-normalise vectors (TEI).")

@@ -36,7 +36,8 @@ from .. import _validation as check
 from ..backends import _wire
 from ..errors import APIError, InvalidInputError
 from ..types import FillMaskPrediction, QuestionAnswer, Results, Summary, TableAnswer, Translation
-from ._spec import CacheCodec, HubCall, Limits, Serving, Task
+from ._parse import refuse_error_body
+from ._spec import CacheCodec, HubCall, Limits, Serving, Task, ToolInfo
 from .text import TextInput
 
 __all__ = [
@@ -54,20 +55,8 @@ MASK_TOKENS = ("[MASK]", "<mask>")
 
 
 # ============================================================================================ validation helpers
-def _count(value: Any, name: str, minimum: int) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInputError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise InvalidInputError(f"{name} must be at least {minimum}, got {value}")
-    return value
-
-
-def _flag(value: Any, name: str) -> bool | None:
-    if value is not None and not isinstance(value, bool):
-        raise InvalidInputError(f"{name} must be a bool, got {type(value).__name__}")
-    return value
+def _optional_json(value: Any, name: str) -> dict[str, Any] | None:
+    return None if value is None else check.check_json_object(value, name)
 
 
 def _choice(value: Any, name: str, choices: tuple[str, ...]) -> str | None:
@@ -76,40 +65,15 @@ def _choice(value: Any, name: str, choices: tuple[str, ...]) -> str | None:
     return value
 
 
-def _model(value: Any) -> str | None:
-    """The per-call ``model``: a Hub model id or a served name, or None for the backend's."""
-    return None if value is None else check.check_string(value, "model")
-
-
 def _language(value: Any, name: str) -> str | None:
     if value is None:
         return None
     return check.check_string(value, name).strip()
 
 
-def _generate_parameters(value: Any) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    if not isinstance(value, Mapping):
-        raise InvalidInputError(f"generate_parameters must be a dict, got {type(value).__name__}")
-    if not all(isinstance(key, str) for key in value):
-        raise InvalidInputError("generate_parameters keys must be str")
-    try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"generate_parameters must be JSON: {exc}") from None
-    return dict(value)
-
-
-# ================================================================================================ strict parsing
 def _unexpected(task: str, raw: Any, why: str) -> APIError:
     text = repr(raw)
     return APIError(f"unexpected {task} answer from the server ({why}): {text[:200]}{'...' if len(text) > 200 else ''}")
-
-
-def _no_error(task: str, raw: Any) -> None:
-    if isinstance(raw, Mapping) and raw.get("error") is not None:
-        raise APIError(f"the server answered {task} with an error and a success status: {str(raw['error'])[:300]}")
 
 
 def _record(task: str, raw: Any, item: Any, fields: dict[str, type]) -> dict[str, Any]:
@@ -131,7 +95,7 @@ def _record(task: str, raw: Any, item: Any, fields: dict[str, type]) -> dict[str
 
 def _single(task: str, raw: Any, key: str) -> str:
     """The one ``[{key: str}]`` answer of a generation pipeline (summarization, translation)."""
-    _no_error(task, raw)
+    refuse_error_body(raw)
     if not isinstance(raw, list) or len(raw) != 1:
         got = f"a list of {len(raw)}" if isinstance(raw, list) else type(raw).__name__
         raise _unexpected(task, raw, f"expected a list of one result, got {got}")
@@ -201,11 +165,11 @@ class SummarizationRequest:
 
 
 def _validate_summarization(request: SummarizationRequest, limits: Limits) -> SummarizationRequest:
-    request.model = _model(request.model)
+    request.model = check.check_model(request.model)
     check.check_text(request.text, max_chars=limits.max_input_chars)
-    request.generate_parameters = _generate_parameters(request.generate_parameters)
+    request.generate_parameters = _optional_json(request.generate_parameters, "generate_parameters")
     _choice(request.truncation, "truncation", TRUNCATION_STRATEGIES)
-    _flag(request.clean_up_tokenization_spaces, "clean_up_tokenization_spaces")
+    check.optional_bool(request.clean_up_tokenization_spaces, "clean_up_tokenization_spaces")
     return request
 
 
@@ -252,6 +216,13 @@ SUMMARIZATION: Task[SummarizationRequest, Summary] = Task(
         read=_reader(SummarizationRequest, ("text",)),
         write=lambda result: _json([{"summary_text": result.summary_text}]),
     ),
+    tool=ToolInfo(
+        name="summarization",
+        description="Summarize a text. Input: the text. Output: the summary.",
+        args=SummarizationInput,
+        example={"text": "The tower is 324 metres tall, about the same height as an 81-storey building, and the "
+                 "tallest structure in Paris. Its base is square, measuring 125 metres on each side."},
+    ),
 )  # fmt: skip
 
 
@@ -268,16 +239,16 @@ class TranslationRequest:
 
 
 def _validate_translation(request: TranslationRequest, limits: Limits) -> TranslationRequest:
-    request.model = _model(request.model)
+    request.model = check.check_model(request.model)
     check.check_text(request.text, max_chars=limits.max_input_chars)
     request.src_lang = _language(request.src_lang, "src_lang")
     request.tgt_lang = _language(request.tgt_lang, "tgt_lang")
     if (request.src_lang is None) != (request.tgt_lang is None):
         given, missing = ("src_lang", "tgt_lang") if request.tgt_lang is None else ("tgt_lang", "src_lang")
         raise InvalidInputError(f"{given} is given without {missing}: a multilingual model needs both (or neither)")
-    request.generate_parameters = _generate_parameters(request.generate_parameters)
+    request.generate_parameters = _optional_json(request.generate_parameters, "generate_parameters")
     _choice(request.truncation, "truncation", TRUNCATION_STRATEGIES)
-    _flag(request.clean_up_tokenization_spaces, "clean_up_tokenization_spaces")
+    check.optional_bool(request.clean_up_tokenization_spaces, "clean_up_tokenization_spaces")
     return request
 
 
@@ -333,6 +304,13 @@ TRANSLATION: Task[TranslationRequest, Translation] = Task(
         read=_reader(TranslationRequest, ("text",)),
         write=lambda result: _json([{"translation_text": result.translation_text}]),
     ),
+    tool=ToolInfo(
+        name="translation",
+        description="Translate a text with the configured translation model. Input: the text (and, for "
+        "multilingual models, src_lang and tgt_lang codes). Output: the translation.",
+        args=TranslationInput,
+        example={"text": "My name is Wolfgang and I live in Berlin."},
+    ),
 )  # fmt: skip
 
 
@@ -352,14 +330,14 @@ class QuestionAnsweringRequest:
 
 
 def _validate_question_answering(request: QuestionAnsweringRequest, limits: Limits) -> QuestionAnsweringRequest:
-    request.model = _model(request.model)
+    request.model = check.check_model(request.model)
     check.check_text(request.question, "question", max_chars=limits.max_input_chars)
     check.check_text(request.context, "context", max_chars=limits.max_input_chars)
     for name in ("top_k", "max_answer_len", "max_question_len", "max_seq_len"):
-        _count(getattr(request, name), name, 1)
-    _count(request.doc_stride, "doc_stride", 0)
-    _flag(request.handle_impossible_answer, "handle_impossible_answer")
-    _flag(request.align_to_words, "align_to_words")
+        check.optional_int(getattr(request, name), name, minimum=1)
+    check.optional_int(request.doc_stride, "doc_stride", minimum=0)
+    check.optional_bool(request.handle_impossible_answer, "handle_impossible_answer")
+    check.optional_bool(request.align_to_words, "align_to_words")
     return request
 
 
@@ -385,7 +363,7 @@ _ANSWER = {"answer": str, "score": float, "start": int, "end": int}
 
 
 def parse_answers(raw: Any, request: QuestionAnsweringRequest) -> Results[QuestionAnswer]:
-    _no_error("question-answering", raw)
+    refuse_error_body(raw)
     items = raw if isinstance(raw, list) else [raw]  # one answer is sent as an object, several as a list
     if not items:
         raise _unexpected("question-answering", raw, "no answer")
@@ -441,6 +419,13 @@ QUESTION_ANSWERING: Task[QuestionAnsweringRequest, Results[QuestionAnswer]] = Ta
     ),
     serving=Serving(
         aliases=("qa",), read=_reader(QuestionAnsweringRequest, ("question", "context")), write=_write_answers
+    ),
+    tool=ToolInfo(
+        name="question_answering",
+        description="Find the answer to a question in a given text (extractive: the answer is a span of the "
+        "text). Input: question and context. Output: JSON list of {answer, score, start, end}, best first.",
+        args=QuestionAnsweringInput,
+        example={"question": "What is my name?", "context": "My name is Clara and I live in Berkeley."},
     ),
 )  # fmt: skip
 
@@ -498,12 +483,12 @@ def _check_table(table: Any, max_chars: int) -> dict[str, list[str]]:
 def _validate_table_question_answering(
     request: TableQuestionAnsweringRequest, limits: Limits
 ) -> TableQuestionAnsweringRequest:
-    request.model = _model(request.model)
+    request.model = check.check_model(request.model)
     request.table = _check_table(request.table, limits.max_input_chars)
     check.check_text(request.query, "query", max_chars=limits.max_input_chars)
     _choice(request.padding, "padding", PADDING_STRATEGIES)
-    _flag(request.sequential, "sequential")
-    _flag(request.truncation, "truncation")
+    check.optional_bool(request.sequential, "sequential")
+    check.optional_bool(request.truncation, "truncation")
     return request
 
 
@@ -521,7 +506,7 @@ def _answer_table(client: Any, request: TableQuestionAnsweringRequest, target: A
 
 def parse_table_answer(raw: Any, request: TableQuestionAnsweringRequest) -> TableAnswer:
     task = "table-question-answering"
-    _no_error(task, raw)
+    refuse_error_body(raw)
     values = _record(task, raw, raw, {"answer": str, "coordinates": list, "cells": list})
     aggregator = raw.get("aggregator")
     if aggregator is not None and not isinstance(aggregator, str):
@@ -577,6 +562,14 @@ TABLE_QUESTION_ANSWERING: Task[TableQuestionAnsweringRequest, TableAnswer] = Tas
         read=_reader(TableQuestionAnsweringRequest, ("table", "query"), ignored=("model",)),
         write=_write_table_answer,
     ),
+    tool=ToolInfo(
+        name="table_question_answering",
+        description="Answer a question about a table (lookups, counts, sums, averages). Input: query and table "
+        "(columns: header -> list of cells). Output: JSON {answer, cells, coordinates, aggregator}.",
+        args=TableQuestionAnsweringInput,
+        example={"query": "How many stars does Transformers have?",
+                 "table": {"Repository": ["Transformers", "Datasets"], "Stars": ["36542", "4512"]}},
+    ),
 )  # fmt: skip
 
 
@@ -607,13 +600,13 @@ def _targets(value: Any, max_targets: int) -> list[str] | None:
 
 
 def _validate_fill_mask(request: FillMaskRequest, limits: Limits) -> FillMaskRequest:
-    request.model = _model(request.model)
+    request.model = check.check_model(request.model)
     check.check_text(request.text, max_chars=limits.max_input_chars)
     masks = sum(request.text.count(token) for token in MASK_TOKENS)
     if masks > 1:
         raise InvalidInputError(f"text has {masks} mask tokens; fill_mask fills one mask per call")
     request.targets = _targets(request.targets, limits.max_labels)
-    _count(request.top_k, "top_k", 1)
+    check.optional_int(request.top_k, "top_k", minimum=1)
     return request
 
 
@@ -631,7 +624,7 @@ _PREDICTION = {"sequence": str, "score": float, "token": int, "token_str": str}
 
 
 def parse_predictions(raw: Any, request: FillMaskRequest) -> Results[FillMaskPrediction]:
-    _no_error("fill-mask", raw)
+    refuse_error_body(raw)
     if not isinstance(raw, list) or not raw:
         raise _unexpected("fill-mask", raw, "expected a non-empty list of predictions")
     if any(isinstance(item, list) for item in raw):
@@ -671,5 +664,12 @@ FILL_MASK: Task[FillMaskRequest, Results[FillMaskPrediction]] = Task(
     serving=Serving(
         read=_reader(FillMaskRequest, ("text",)),
         write=lambda result: _json([prediction.model_dump() for prediction in result]),
+    ),
+    tool=ToolInfo(
+        name="fill_mask",
+        description="Guess the missing word of a text: the text has one mask token ([MASK] or <mask>) where the "
+        "word goes. Output: JSON list of {token_str, sequence, score}, best first.",
+        args=FillMaskInput,
+        example={"text": "The goal of life is <mask>."},
     ),
 )  # fmt: skip
