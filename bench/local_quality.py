@@ -1,6 +1,6 @@
 """Quality of the local model candidates on the labelled sets in tests/data (accuracy, macro-F1, entity F1).
 
-python -m bench.local_quality            # prints a table, writes bench/results/local_quality.json
+python -m bench quality            # prints a table, writes bench/results/local_quality.json
 """
 
 from __future__ import annotations
@@ -16,16 +16,19 @@ from typing import Any
 from hfbridge import LocalBackend
 from hfbridge.backends.local._classifiers import NER_MD, NER_SM
 
+from ._table import results_dir
+
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
-RESULTS = Path(__file__).resolve().parent / "results"
+#: ``python -m bench --quick quality``: the first rows of each set, every candidate (a smoke run).
+QUICK = {"limit": 4}
 #: The labelled NER sets: the original 30 sentences, and 30 about organisations founded after 2015 (names a
 #: pipeline trained on older news has not seen).
 NER_SETS = {"ner": "ner.jsonl", "ner_recent": "ner_recent_orgs.jsonl"}
 GROUPS = ("PER", "ORG", "LOC", "MISC")
 
 
-def load(name: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (DATA / name).read_text().splitlines() if line.strip()]
+def load(name: str, limit: int | None = None) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (DATA / name).read_text().splitlines() if line.strip()][:limit]
 
 
 def macro_f1(gold: list[str], predicted: list[str]) -> float:
@@ -130,12 +133,13 @@ def short(model: str) -> str:
 
 
 def evaluate(
-    backend: LocalBackend, with_llm: bool = True, ner_alternatives: tuple[str, ...] = ()
+    backend: LocalBackend, with_llm: bool = True, ner_alternatives: tuple[str, ...] = (),
+    limit: int | None = None,
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Every task on its labelled set; NER on both sets with the backend's model (``"<model> (chosen)"``) and with
     each of ``ner_alternatives``."""
-    sentiment = load("sentiment.jsonl")
-    zero_shot = load("zero_shot.jsonl")
+    sentiment = load("sentiment.jsonl", limit)
+    zero_shot = load("zero_shot.jsonl", limit)
     results: dict[str, dict[str, dict[str, float]]] = {"sentiment": {}, "zero_shot": {}}
     results.update({name: {} for name in NER_SETS})
     results["sentiment"]["VADER (chosen)"] = classify_eval(
@@ -167,19 +171,18 @@ def evaluate(
         )
     others = [LocalBackend(ner_model=model) for model in ner_alternatives if model != backend.ner_model]
     for set_name, filename in NER_SETS.items():
-        rows = load(filename)
+        rows = load(filename, limit)
         results[set_name][f"spaCy {short(backend.ner_model)} (chosen)"] = entity_f1(backend, rows)
         for other in others:
             results[set_name][f"spaCy {short(other.ner_model)}"] = entity_f1(other, rows)
     return results
 
 
-def main() -> None:
+def run(limit: int | None = None) -> None:
     backend = LocalBackend()
-    results = evaluate(backend, ner_alternatives=(NER_MD, NER_SM))
+    results = evaluate(backend, ner_alternatives=(NER_MD, NER_SM), limit=limit)
     results["ner_memory"] = {short(model): ner_memory_mb(model) for model in (NER_MD, NER_SM)}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "local_quality.json").write_text(json.dumps(results, indent=2))
+    (results_dir() / "local_quality.json").write_text(json.dumps(results, indent=2))
     for task, candidates in results.items():
         print(f"\n{task}")
         for name, metrics in candidates.items():
@@ -187,8 +190,12 @@ def main() -> None:
     for model in (NER_MD, NER_SM):
         for filename in NER_SETS.values():
             print(f"\n{short(model)} errors on {filename}:")
-            for line in entity_errors(LocalBackend(ner_model=model), load(filename)):
+            for line in entity_errors(LocalBackend(ner_model=model), load(filename, limit)):
                 print("  " + line)
+
+
+def main() -> None:
+    run()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Fault soak: embeddings and chat calls through a protocol server that injects the faults real deployments do.
 
-    python -m bench.soak                              # 10,000 texts, 1,000 chat calls (half streaming)
+    python -m bench soak                              # 10,000 texts, 1,000 chat calls (half streaming)
     python -m bench.soak --texts 500 --chats 40       # a short run
 
 The server is the hfbridge protocol server backed by the local models, on loopback. Faults (default mix): 20% 429
@@ -15,12 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,7 +28,10 @@ import numpy as np
 from hfbridge import HFBridgeError, HubBackend, LocalBackend, RetryPolicy, StreamInterruptedError
 from hfbridge.server import FaultPlan, ServerThread, create_app
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from ._table import results_dir
+
+#: ``python -m bench --quick soak``: a smoke run (still every fault kind, a few of each).
+QUICK = {"texts": 300, "chats": 24}
 DEFAULT_RATES = {"rate_limited": 0.20, "loading": 0.10, "drop": 0.05, "stall": 0.05, "midstream_error": 0.02}
 
 
@@ -99,7 +102,13 @@ def run_soak(
     reference = np.array(local.feature_extraction(corpus))  # fault-free, in-process
     report = SoakReport(texts=texts, chat_calls=chats, stream_calls=chats // 2)
     counter = _RetryCounter()
-    logging.getLogger("hfbridge").addHandler(counter)
+    # Retries are counted here, not printed (thousands of lines would bury the report), whatever level a caller
+    # set to quiet them (python -m bench sets ERROR, which would hide them from the counter too).
+    hfbridge_logger = logging.getLogger("hfbridge")
+    saved_logging = hfbridge_logger.level, hfbridge_logger.propagate
+    hfbridge_logger.setLevel(logging.WARNING)
+    hfbridge_logger.propagate = False
+    hfbridge_logger.addHandler(counter)
     failures: Counter[str] = Counter()
     overruns: list[float] = []
     lock = threading.Lock()
@@ -140,7 +149,10 @@ def run_soak(
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 list(pool.map(chat, range(chats)))
     finally:
-        logging.getLogger("hfbridge").removeHandler(counter)
+        _wait_for_abandoned_generations()
+        hfbridge_logger.removeHandler(counter)
+        hfbridge_logger.setLevel(saved_logging[0])
+        hfbridge_logger.propagate = saved_logging[1]
     report.seconds = round(time.monotonic() - started, 2)
     report.requests_seen_by_server = plan.stats["requests"]
     report.faults_injected = {k: v for k, v in plan.stats.items() if k not in ("requests", "ok")}
@@ -153,19 +165,33 @@ def run_soak(
     return report
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def _wait_for_abandoned_generations() -> None:
+    """Streams whose client went away (dropped, timed out, interrupted) leave the local model generating on its
+    own threads until max_tokens. Wait for them: a process that exits while llama.cpp runs in a thread is aborted
+    ("FATAL: exception not rethrown", exit code 134), and the next soak would queue behind them."""
+    for thread in threading.enumerate():
+        if thread.name == "hfbridge-llama-stream":
+            thread.join()
+
+
+def run(texts: int = 10_000, chats: int = 1_000, seed: int = 7) -> SoakReport:
+    """Run the soak, print its report and write it to the results directory (``python -m bench soak``)."""
+    report = run_soak(texts, chats, seed=seed)
+    payload: dict[str, Any] = {**asdict(report), "ok": report.ok}
+    (results_dir() / "soak.json").write_text(json.dumps(payload, indent=2))
+    for key, value in payload.items():
+        print(f"{key:<28} {value}")
+    return report
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__.split("\n")[0])
     parser.add_argument("--texts", type=int, default=10_000)
     parser.add_argument("--chats", type=int, default=1_000)
     parser.add_argument("--seed", type=int, default=7)
-    args = parser.parse_args()
-    report = run_soak(args.texts, args.chats, seed=args.seed)
-    RESULTS.mkdir(exist_ok=True)
-    payload: dict[str, Any] = {**asdict(report), "ok": report.ok}
-    (RESULTS / "soak.json").write_text(json.dumps(payload, indent=2))
-    for key, value in payload.items():
-        print(f"{key:<28} {value}")
+    args = parser.parse_args(argv)
+    run(args.texts, args.chats, seed=args.seed)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

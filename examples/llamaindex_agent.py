@@ -75,20 +75,34 @@ async def triage(backend: Backend, on_event: Any = None, kind: str = "function")
     return events
 
 
-def _print(event: Any) -> None:
-    if isinstance(event, ToolCallResult):
-        print(f"<- {event.tool_name}: {str(event.tool_output)[:150]}")
-    elif isinstance(event, ToolCall):
-        print(f"-> {event.tool_name}({event.tool_kwargs})")
-    elif isinstance(event, AgentStream) and event.delta:
-        print(event.delta, end="", flush=True)
+class _Printer:
+    """Tool calls and results one per line; the model's answers streamed as they come, each on lines of its own."""
+
+    def __init__(self) -> None:
+        self.mid_line = False
+
+    def __call__(self, event: Any) -> None:
+        if isinstance(event, AgentStream):
+            if event.delta:
+                print(event.delta, end="", flush=True)
+                self.mid_line = not event.delta.endswith("\n")
+            return
+        if self.mid_line:
+            print()
+            self.mid_line = False
+        if isinstance(event, ToolCallResult):
+            print(f"<- {event.tool_name}: {str(event.tool_output)[:150]}")
+        elif isinstance(event, ToolCall):
+            print(f"-> {event.tool_name}({event.tool_kwargs})")
 
 
 def main() -> None:
     chat_model = sys.argv[sys.argv.index("--chat-model") + 1] if "--chat-model" in sys.argv else None
     backend = LocalBackend(chat_model=chat_model) if chat_model else LocalBackend()
-    asyncio.run(triage(backend, on_event=_print, kind="react" if "--react" in sys.argv else "function"))
-    print()
+    printer = _Printer()
+    asyncio.run(triage(backend, on_event=printer, kind="react" if "--react" in sys.argv else "function"))
+    if printer.mid_line:
+        print()
 
 
 if __name__ == "__main__":

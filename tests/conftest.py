@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CASSETTES = ROOT / "cassettes"
 TARGET_FILE = CASSETTES / "target.json"
 RECORD = os.environ.get("HFBRIDGE_RECORD", "").strip().lower()
-LOCAL_PORT = 8765
+#: The fixed port cassettes are recorded on (recording writes it into cassettes/target.json).
+LOCAL_PORT = int(os.environ.get("HFBRIDGE_RECORD_PORT", "8765"))
 
 HUB_TARGET: dict[str, Any] = {
     "kind": "hub",

