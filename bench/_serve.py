@@ -13,6 +13,10 @@ from typing import Any
 
 import httpx2
 
+#: What the embedding benchmarks' server runs on ``POST /``: a TEI container serves one embedding model, so a plain
+#: ``{"inputs": ...}`` there is an embedding request (hfbridge serve without ``--task`` refuses it as ambiguous).
+TEI_TASK = "feature-extraction"
+
 
 @contextmanager
 def served(**options: Any) -> Iterator[str]:

@@ -15,7 +15,7 @@ from hfbridge.langchain import HFEmbeddings
 from hfbridge.llama_index import HFEmbedding
 
 from . import _anchors
-from ._serve import served
+from ._serve import TEI_TASK, served
 from ._table import report
 from .doubles import vector_for
 
@@ -59,7 +59,7 @@ def run(
     corpus = [f"benchmark text number {i}" for i in range(texts)]
     ceiling = server_concurrency * batch / latency
     rows: list[dict[str, Any]] = []
-    with served(latency=latency, max_concurrency=server_concurrency, max_batch_size=batch) as url:
+    with served(latency=latency, max_concurrency=server_concurrency, max_batch_size=batch, task=TEI_TASK) as url:
         ours: dict[str, Callable[[list[str]], list[list[float]]]] = {
             "hfbridge HFEmbeddings (LangChain)": HFEmbeddings(
                 base_url=url, batch_size=batch, max_concurrency=client_concurrency

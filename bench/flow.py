@@ -37,7 +37,7 @@ from hfbridge import HubBackend, RetryPolicy
 from hfbridge.langchain import ChatHF, HFEmbeddings
 
 from . import _anchors
-from ._serve import served
+from ._serve import TEI_TASK, served
 from ._table import report
 from .doubles import vector_for
 
@@ -198,7 +198,7 @@ def run_throughput(slots_list: tuple[int, ...], seconds: float, only: str | None
             one_at_a_time = client.startswith(("langchain-openai", "openai SDK", "llama-index")) and (
                 "num_workers" not in settings)  # fmt: skip
             job_texts = texts[: ONE_AT_A_TIME * BATCH] if one_at_a_time else texts
-            with served(max_batch_size=BATCH, deployment=deployment) as url:
+            with served(max_batch_size=BATCH, deployment=deployment, task=TEI_TASK) as url:
                 took, vectors, status = _timed(job, url, job_texts)
                 seen = _deployment(url)
             if vectors is not None and not _vectors_in_order(job_texts, vectors):
@@ -258,7 +258,7 @@ def run_ratelimit(modes: tuple[str, ...], only: str | None) -> list[dict[str, An
             if only and only not in client:
                 continue
             items = [f"rate limited {kind} {i}" for i in range(REQUESTS)]
-            with served(max_batch_size=BATCH, deployment={"rate": RATE, "retry_after": mode}) as url:
+            with served(max_batch_size=BATCH, deployment={"rate": RATE, "retry_after": mode}, task=TEI_TASK) as url:
                 took, _, status = _timed(job, url, items)
                 seen = _deployment(url)
             failed = REQUESTS - seen["served"] if status == "ok" else f"job failed ({seen['served']} served)"

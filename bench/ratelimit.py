@@ -17,7 +17,7 @@ from hfbridge.langchain import HFEmbeddings
 from hfbridge.server import RETRY_AFTER_MODES
 
 from . import _anchors
-from ._serve import served, stats
+from ._serve import TEI_TASK, served, stats
 from ._table import report
 
 
@@ -41,7 +41,7 @@ def _rows(requests: int, per_second: float, mode: str) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
 
     def job(name: str, embed: Any) -> None:
-        with served(rate_limit_per_s=per_second, max_batch_size=32, retry_after_mode=mode) as url:
+        with served(rate_limit_per_s=per_second, max_batch_size=32, retry_after_mode=mode, task=TEI_TASK) as url:
             started = time.perf_counter()
             try:
                 vectors = embed(url, texts)

@@ -23,7 +23,7 @@ from typing import Any
 
 from hfbridge import HubBackend
 
-from ._serve import served
+from ._serve import TEI_TASK, served
 from ._table import report
 
 
@@ -73,7 +73,7 @@ def run(texts: int = 20_000, latency: float = 0.05, server_concurrency: int = 8,
     rows: list[dict[str, Any]] = []
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        with served(latency=latency, max_concurrency=server_concurrency, max_batch_size=batch) as url:
+        with served(latency=latency, max_concurrency=server_concurrency, max_batch_size=batch, task=TEI_TASK) as url:
             rows.append({"client": "single process: HubBackend.feature_extraction (defaults)", "texts": texts,
                          **_single_process(url, corpus)})  # fmt: skip
             for workers in (1, 2):
