@@ -32,7 +32,7 @@ from . import _validation as check
 from .backends import Backend, backend_from_spec
 from .errors import ConfigurationError, HFBridgeError, InvalidInputError
 from .ingest.cli import QdrantTarget, qdrant_options
-from .ingest.files import embed_into_file, partial_path
+from .ingest.files import embed_into_file, jsonl_lines, partial_path
 from .ingest.jobs import chunked_embedding
 
 EXIT_USAGE = 2
@@ -190,8 +190,7 @@ def embed(input_file: str, output: str | None, field: str, batch_size: int | Non
 
         def echo(start: int, vectors: list[list[float]]) -> None:
             chunk = texts[start : start + len(vectors)]
-            click.echo("".join(_jsonl(field, text, vector) for text, vector in zip(chunk, vectors, strict=True)),
-                       nl=False)  # fmt: skip
+            click.echo(jsonl_lines(field, chunk, vectors), nl=False)
 
         with _reported():
             chunked_embedding(backend, texts, echo, batch_size=batch_size, show_progress=progress)
@@ -217,10 +216,6 @@ def _check_output(output: str) -> None:
         _usage_error(f"--output: the directory {str(directory)!r} does not exist")
     if not os.access(directory, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         _usage_error(f"--output: {output!r} is not writable")
-
-
-def _jsonl(field: str, text: str, vector: list[float]) -> str:
-    return json.dumps({field: text, "embedding": vector}) + "\n"
 
 
 def _read_texts(path: str, field: str) -> list[str]:

@@ -21,7 +21,7 @@ from ..backends import Backend
 from ..errors import InvalidInputError
 from .jobs import EmbedReport, chunked_embedding
 
-__all__ = ["embed_into_file", "partial_path"]
+__all__ = ["embed_into_file", "jsonl_lines", "partial_path"]
 
 #: Cosine similarity the re-embedded text must reach for a partial file to be resumed: the same model gives the
 #: same vector up to float noise (batch padding changes the last digits), another model gives a different one.
@@ -56,7 +56,7 @@ def embed_into_file(
 
         def write(start: int, vectors: list[list[float]]) -> None:
             chunk = texts[start : start + len(vectors)]
-            handle.write("".join(_line(field, text, vector) for text, vector in zip(chunk, vectors, strict=True)))
+            handle.write(jsonl_lines(field, chunk, vectors))
             handle.flush()
             os.fsync(handle.fileno())
 
@@ -66,8 +66,10 @@ def embed_into_file(
     return EmbedReport(embedded=len(texts) - done, already_stored=done)
 
 
-def _line(field: str, text: str, vector: list[float]) -> str:
-    return json.dumps({field: text, "embedding": vector}) + "\n"
+def jsonl_lines(field: str, texts: Sequence[str], vectors: Sequence[list[float]]) -> str:
+    """The JSONL lines ``{field: text, "embedding": [...]}`` of ``embed``'s output, one per text."""
+    return "".join(json.dumps({field: text, "embedding": vector}) + "\n" for text, vector in zip(texts, vectors,
+                                                                                                  strict=True))
 
 
 def _resume(backend: Backend, texts: Sequence[str], partial: Path, field: str) -> int:
