@@ -134,8 +134,14 @@ class Deployment:
     async def _serve(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if self.latency > 0:
             await asyncio.sleep(self.latency)
-        await self.app(scope, receive, send)
-        self.stats.served += 1
+        async def counted(message: dict[str, Any]) -> None:
+            # Counted before the response leaves: a client that reads the stats right after its last answer
+            # must see that answer counted (counting after ``app`` returned raced the client).
+            if message["type"] == "http.response.start":
+                self.stats.served += 1
+            await send(message)
+
+        await self.app(scope, receive, counted)
 
 
 async def _json(send: Any, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None) -> None:
