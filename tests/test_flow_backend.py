@@ -93,3 +93,29 @@ def test_concurrency_grows_past_the_old_fixed_four_without_overloading(deploymen
     assert backend.feature_extraction(texts) == [[float(len(t))] for t in texts]
     assert app.stats.served == 240 and app.stats.refused_overloaded == 0
     assert app.stats.max_in_system > 4  # the old default kept 4 in flight whatever the server
+
+
+@pytest.mark.parametrize("max_concurrency", [None, 2])
+def test_chat_batch_leaves_concurrency_to_the_backend(max_concurrency: int | None) -> None:
+    # LangChain's Runnable.batch runs at most its thread pool's default (cores + 4) calls at once; when those all wait
+    # out a whole-second Retry-After the batch idles. ChatHF.batch lets the backend's flow control decide, unless the
+    # config sets max_concurrency.
+    import os
+
+    from bench.doubles import InstantBackend
+    from langchain_core.messages import AIMessage
+
+    from hfbridge.langchain import ChatHF
+    from hfbridge.server import create_app
+
+    app = Deployment(create_app(InstantBackend(tokens=2)), latency=0.05)
+    prompts = [f"question {i}" for i in range(60)]
+    with ServerThread(app) as server:
+        chat = ChatHF(base_url=server.url, max_tokens=2)
+        config = None if max_concurrency is None else {"max_concurrency": max_concurrency}
+        answers = chat.batch(prompts, config)  # type: ignore[arg-type]
+    assert len(answers) == 60 and all(isinstance(answer, AIMessage) and answer.content for answer in answers)
+    if max_concurrency is None:
+        assert app.stats.max_in_system > min(32, (os.cpu_count() or 1) + 4)
+    else:
+        assert app.stats.max_in_system <= max_concurrency
