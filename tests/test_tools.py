@@ -36,6 +36,23 @@ def test_every_registry_tool_looks_the_same_to_the_model_in_both_frameworks(loca
         assert set(spec.example) <= set(spec.args.model_fields), f"{spec.name}: example names unknown arguments"
 
 
+def test_a_tool_names_the_defaults_its_options_set(local_backend: LocalBackend) -> None:
+    # A model told only that "the tool's labels" exist invents its own (the 1.5B wrote label lists until max_tokens cut
+    # its ReAct step): what the options fill in is in the description and, as the default, in the schema.
+    from langchain_core.utils.function_calling import convert_to_openai_tool
+
+    langchain, llama_index = _both(local_backend, labels=TOPICS, top_k=2)
+    zero_shot, sentiment = langchain["zero_shot_classification"], langchain["text_classification"]
+    assert zero_shot.description.endswith(f"Default labels: {', '.join(TOPICS)}.")
+    assert llama_index["zero_shot_classification"].metadata.description == zero_shot.description
+    assert sentiment.description == get_tool("text_classification").description  # top_k is no argument of its
+    for schema in (convert_to_openai_tool(zero_shot)["function"]["parameters"],
+                   json.loads(llama_index["zero_shot_classification"].metadata.fn_schema_str)):  # fmt: skip
+        assert schema["properties"]["labels"]["default"] == TOPICS and schema["required"] == ["text"]
+    # The schema's default is what the call gets when the model leaves the argument out.
+    assert json.loads(zero_shot.invoke({"text": "I was charged twice."}))[0]["label"] in TOPICS
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [

@@ -45,10 +45,12 @@ class HFTool(ToolTarget, BaseTool):
         known = {name for key, info in type(self).model_fields.items() for name in (key, info.alias) if name}
         options = dict(data.pop("options", None) or {})
         options.update({key: data.pop(key) for key in list(data) if key not in known})
-        data.update(tool=spec.name, options=spec.check_options({k: v for k, v in options.items() if v is not None}))
+        checked = spec.check_options({k: v for k, v in options.items() if v is not None})
+        description, args = spec.presented(checked)
+        data.update(tool=spec.name, options=checked)
         data.setdefault("name", spec.name)
-        data.setdefault("description", spec.description)
-        data.setdefault("args_schema", spec.args)
+        data.setdefault("description", description)
+        data.setdefault("args_schema", args)
         super().__init__(**data)
 
     @property

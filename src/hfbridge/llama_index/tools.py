@@ -92,7 +92,7 @@ class HFToolSpec(BaseToolSpec):
 
         function = arun if asynchronous else run
         function.__name__ = ("a" if asynchronous else "") + spec.name
-        function.__doc__ = spec.description
+        function.__doc__ = spec.presented(options)[0]
         return function
 
     def get_fn_schema_from_fn_name(self, fn_name: str, spec_functions: list[Any] | None = None) -> Any:
@@ -100,7 +100,8 @@ class HFToolSpec(BaseToolSpec):
 
     def get_metadata_from_fn_name(self, fn_name: str, spec_functions: list[Any] | None = None) -> ToolMetadata:
         spec = self._spec(fn_name)
-        return ToolMetadata(name=spec.name, description=spec.description, fn_schema=spec.args)
+        description, args = spec.presented(self.tools.options[spec.name])
+        return ToolMetadata(name=spec.name, description=description, fn_schema=args)
 
     def to_tool_list(
         self,

@@ -327,7 +327,7 @@ def _validate_zero_shot(request: ZeroShotRequest, limits: Limits) -> ZeroShotReq
 class ZeroShotInput(TextInput):
     text: str = Field(min_length=1, description="The text to classify.")
     labels: list[str] | None = Field(
-        default=None, description="Candidate labels; omit for the spec's labels."
+        default=None, description="Candidate labels; omit to use the tool's labels."
     )
     multi_label: bool = Field(default=False, description="Score each label independently.")
 

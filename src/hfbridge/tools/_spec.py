@@ -11,7 +11,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
 from ..errors import ConfigurationError, HFBridgeError
 from ..tasks import TASKS, Task
@@ -32,6 +32,13 @@ class ToolCallError(Exception):
 def _omitted(value: Any) -> bool:
     """An argument the call leaves out: absent, ``None`` or an empty list (the tool's option then applies)."""
     return value is None or (isinstance(value, (list, tuple)) and not value)
+
+
+def _shown(value: Any) -> str:
+    """An option's value as a description states it: a list as its items separated by commas."""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value))
+    return str(value)
 
 
 def _option_type(request: type, field: dataclasses.Field[Any]) -> Any:
@@ -103,6 +110,25 @@ class ToolSpec:
         except ValidationError as error:
             raise ConfigurationError(f"tool {self.name!r}: {validation_message(error, 'option')}") from None
         return {name: getattr(checked, name) for name in options if getattr(checked, name) is not None}
+
+    def presented(self, options: Mapping[str, Any]) -> tuple[str, type[BaseModel]]:
+        """The description and argument schema an agent sees for this tool built with ``options``.
+
+        An argument the options fill in when the call omits it (zero-shot ``labels``, classification ``top_k``) is
+        named with its value in both: the description ends with ``Default labels: billing, account.`` and the
+        schema gives the value as the argument's ``default``. Without that a model knows only that *some* default
+        exists, and invents its own (a small model wrote label lists until ``max_tokens`` cut its call).
+        """
+        preset = {name: options[name] for name in self.task_args if not _omitted(options.get(name))}
+        if not preset:
+            return self.description, self.args
+        fields: dict[str, Any] = {}
+        for name, value in preset.items():
+            info = self.args.model_fields[name]
+            fields[name] = (info.annotation, Field(default=value, description=info.description))
+        args = create_model(self.args.__name__, __base__=self.args, __module__=self.args.__module__, **fields)
+        defaults = " ".join(f"Default {name}: {_shown(value)}." for name, value in preset.items())
+        return f"{self.description} {defaults}", args
 
     # ------------------------------------------------------------------------------------------------- a call
     def arguments(self, raw: Any, *positional: Any) -> dict[str, Any]:
