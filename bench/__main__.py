@@ -34,7 +34,7 @@ def benchmarks() -> dict[str, tuple[Callable[..., Any], dict[str, Any]]]:
         "quality": (local_quality.run, local_quality.QUICK),
         "soak": (soak.run, soak.QUICK),
         "scaleout": (scaleout.run, {"texts": 512}),
-        "flow": (flow.run, {"seconds": 0.5, "slots": (2,), "modes": ("none",)}),
+        "flow": (flow.run, {"seconds": 0.5, "servers": ((2, flow.LATENCY),), "modes": ("none",)}),
     }
 
 
