@@ -98,3 +98,12 @@ class BackendTarget(BaseModel):
         if model is not None:
             return str(model)
         return self._target_model() if self.backend is not None else None
+
+
+class ModelNameTarget(BackendTarget):
+    """:class:`BackendTarget` plus ``model`` (alias ``model_name``, as LangChain's partner packages name it): the
+    LangChain adapters and the tool sets of both frameworks."""
+
+    model: str | None = Field(
+        default=None, alias="model_name", description="Hub model id (or, with base_url, the served model name)."
+    )

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import ValidationError
 
-from .._adapter_fields import BackendTarget
+from .._adapter_fields import ModelNameTarget
 from ..backends import Backend
 from ..errors import ConfigurationError
 from ._render import MediaFiles, validation_message
@@ -17,14 +17,10 @@ from ._spec import DEFAULT_TOOLS, ToolSpec, select_tools
 __all__ = ["ToolTarget", "ToolSet", "BACKEND_OPTIONS"]
 
 
-class ToolTarget(BackendTarget):
+class ToolTarget(ModelNameTarget):
     """How tools find their backend: ``backend=``, or the shorthand (``model``, ``base_url``, ``provider``,
     ``api_key``/``token``, ``timeout``, ``max_retries``, ``requests_per_second``) — the same fields in LangChain and
     LlamaIndex. With ``backend=``, ``model`` names the model each call uses on it."""
-
-    model: str | None = Field(
-        default=None, alias="model_name", description="Hub model id (or, with base_url, the served model name)."
-    )
 
     def tool_model(self) -> str | None:
         """The model a tool names per call (only with an explicit backend; the shorthand built it in)."""
