@@ -9,8 +9,10 @@ from typing import Any
 
 import httpx2
 import pytest
+from tokenizers import Tokenizer
 
 from hfbridge import LocalBackend
+from hfbridge.backends.local._embedder import TOKENIZER_FILE
 from hfbridge.server import ServerLimits, ServerThread, create_app
 
 pytestmark = pytest.mark.live_server
@@ -78,6 +80,19 @@ def test_limits_answer_with_tgi_and_tei_statuses(url: str) -> None:
     assert stops.status_code == 422
     labels = post(url, "/", {"inputs": "hi", "parameters": {"candidate_labels": [f"l{i}" for i in range(6)]}})
     assert labels.status_code == 422 and "candidate labels" in labels.json()["error"]
+
+
+def test_limits_apply_to_token_ids_and_to_the_text_they_stand_for(url: str) -> None:
+    tokenizer = Tokenizer.from_file(str(TOKENIZER_FILE))
+    short, long = tokenizer.encode("a").ids, tokenizer.encode("word " * 10).ids
+    assert post(url, "/embed", {"inputs": [short] * 5}).status_code == 413  # counted before any is decoded
+    assert post(url, "/v1/embeddings", {"input": [short, "a", short, "a", short]}).status_code == 413
+    with ServerThread(create_app(LocalBackend(max_input_chars=20))) as server:  # the backend's input length
+        refused = post(server.url, "/embed", {"inputs": [short, long], "truncate": False})
+        assert refused.status_code == 422 and "texts[1] has 49 characters" in refused.json()["error"]
+        assert post(server.url, "/embed", {"inputs": [short, long], "truncate": True}).status_code == 200
+        empty = post(server.url, "/v1/embeddings", {"input": [[101, 102]]})  # the marks around no text
+        assert empty.status_code == 422 and "texts[0] is empty" in empty.json()["error"]["message"]
     big = post(url, "/embed", content=b'{"inputs": "' + b"x" * 60_000 + b'"}', headers={"content-type":
                                                                                        "application/json"})  # fmt: skip
     assert big.status_code == 413

@@ -56,6 +56,10 @@ def test_real_answers_of_every_route_match_the_document(local_backend: LocalBack
         ("/v1/completions", {"prompt": ["One,", "Two,"], "max_tokens": 2}),
         ("/v1/embeddings", {"input": ["a", "b"]}),
         ("/v1/embeddings", {"input": "a", "encoding_format": "base64"}),
+        ("/embed", {"inputs": [[101, 7592, 102], "b"]}),  # token ids of the served model, mixed with text
+        ("/v1/embeddings", {"input": [101, 7592, 102]}),
+        ("/embed", {"inputs": [101, 30522, 102]}),  # ids outside the vocabulary: 422
+        ("/v1/embeddings", {"input": [[15339]]}),  # tiktoken's "hello": not a whole tokenization, 422
         ("/generate", {"inputs": "hi", "parameters": {"max_new_tokens": 100000}}),
         ("/embed", {"inputs": []}),
         ("/v1/embeddings", {"input": []}),

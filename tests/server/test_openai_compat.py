@@ -1,20 +1,24 @@
 """The OpenAI-compatible routes through the clients people use on them: the official ``openai`` SDK, and
-langchain-openai's ``ChatOpenAI`` and ``OpenAIEmbeddings`` — chat, streaming, tools, embeddings, completions and
-model listing, plus errors in the OpenAI shape (the SDK shows their message) and refusals of what is not supported."""
+langchain-openai's ``ChatOpenAI`` and ``OpenAIEmbeddings`` — chat, streaming, tools, embeddings (texts or the served
+model's token ids, as TEI takes them), completions and model listing, plus errors in the OpenAI shape (the SDK shows
+their message) and refusals of what is not supported."""
 
 from __future__ import annotations
 
 import base64
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx2
 import numpy as np
 import openai
 import pytest
+from tokenizers import Tokenizer
 
 from hfbridge import LocalBackend
+from hfbridge.backends.local._embedder import TOKENIZER_FILE
 from hfbridge.server import ServerThread, create_app
 
 pytestmark = pytest.mark.live_server
@@ -71,17 +75,82 @@ def test_langchain_openai_embeddings(url: str, local_backend: LocalBackend) -> N
     assert np.allclose(embeddings.embed_query("hello"), local_backend.feature_extraction(["hello"])[0], atol=1e-6)
 
 
-def test_token_id_inputs_and_oversized_batches_are_refused_in_openai_shape(client: openai.OpenAI) -> None:
-    with pytest.raises(openai.UnprocessableEntityError) as caught:
-        client.embeddings.create(input=[[101, 2023]], model="m")
-    assert "check_embedding_ctx_length=False" in caught.value.message
-    assert caught.value.body["type"] == "invalid_request_error"  # type: ignore[index]
+def test_langchain_openai_embeddings_defaults_get_the_typed_422(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With its defaults (check_embedding_ctx_length=True) OpenAIEmbeddings sends OpenAI's tiktoken (cl100k) ids.
+    Most texts have ids beyond MiniLM's 30,522; a short text's may all fall inside ("hello" is [15339], BERT's
+    "denise") and would embed unrelated words, as they do on TEI. Both are a 422 that says what to do."""
+    import llama_index.core
+    from langchain_openai import OpenAIEmbeddings
+
+    cache = Path(llama_index.core.__file__).parent / "_static" / "tiktoken_cache"  # tiktoken downloads otherwise
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(cache))
+    embeddings = OpenAIEmbeddings(base_url=f"{url}/v1", api_key="unused", model="all-MiniLM-L6-v2")  # type: ignore[arg-type]
+    with pytest.raises(openai.UnprocessableEntityError) as beyond:
+        embeddings.embed_documents(["Angela Merkel visited Paris.", "reset my password"])
+    assert "`input[0]`: token ids outside the vocabulary" in beyond.value.message
+    with pytest.raises(openai.UnprocessableEntityError) as inside:
+        embeddings.embed_query("hello")
+    assert "must be a whole tokenization" in inside.value.message and "'denise'" in inside.value.message
+    for caught in (beyond, inside):
+        assert "check_embedding_ctx_length=False" in caught.value.message
+        assert caught.value.body["type"] == "invalid_request_error"  # type: ignore[index]
+
+
+def test_token_ids_of_the_served_model_embed_as_their_text(client: openai.OpenAI, local_backend: LocalBackend) -> None:
+    """Ids made with the model's own tokenizer.json (padded to 128, as the file says) embed to the text's vector:
+    a batch of ids, one text's ids, and a batch of texts and ids mixed (TEI's Input allows it)."""
+    tokenizer = Tokenizer.from_file(str(TOKENIZER_FILE))
+    texts = ["reset my password", "The café opens at 9.", "opening hours"]
+    ids = [tokenizer.encode(text).ids for text in texts]
+    by_text = np.array(local_backend.feature_extraction(texts))
+    batch = client.embeddings.create(input=ids, model="m", encoding_format="float")
+    assert np.allclose([item.embedding for item in batch.data], by_text, atol=1e-6)
+    assert batch.usage.prompt_tokens == 3 * 128  # ids count as their length
+    single = client.embeddings.create(input=ids[1], model="m", encoding_format="float")
+    assert np.allclose(single.data[0].embedding, by_text[1], atol=1e-6)
+    mixed = client.embeddings.create(input=[texts[0], ids[1]], model="m", encoding_format="float")  # type: ignore[list-item]
+    assert np.allclose([item.embedding for item in mixed.data], by_text[:2], atol=1e-6)
+    assert mixed.usage.prompt_tokens == 3 + 128
+
+
+def test_foreign_token_ids_and_oversized_batches_are_refused_in_openai_shape(client: openai.OpenAI) -> None:
+    for ids, where, reason in (([[101, 2023, 30522, 102]], "input", "outside the vocabulary"),
+                               ([[101, 2023, 102], [-1]], "input[1]", "outside the vocabulary"),
+                               ([[101, 2023]], "input", "must be a whole tokenization")):  # fmt: skip
+        with pytest.raises(openai.UnprocessableEntityError) as caught:
+            client.embeddings.create(input=ids, model="m")
+        error: dict[str, Any] = caught.value.body  # type: ignore[assignment]
+        assert error["message"].startswith(f"`{where}`: ") and reason in error["message"]
+        assert "sentence-transformers/all-MiniLM-L6-v2" in error["message"]
+        assert "send the text instead" in error["message"] and "check_embedding_ctx_length=False" in error["message"]
+        assert error["type"] == "invalid_request_error" and error["param"] == "input"
     with pytest.raises(openai.APIStatusError) as too_many:
         client.embeddings.create(input=[f"t{i}" for i in range(9)], model="m")
     assert too_many.value.status_code == 413 and "maximum allowed batch size 8" in too_many.value.message
     with pytest.raises(openai.BadRequestError) as empty:
         client.embeddings.create(input=[], model="m")
     assert "cannot be empty" in empty.value.message
+
+
+def test_token_ids_behind_a_backend_without_a_tokenizer_are_refused_before_anything_is_sent() -> None:
+    """A HubBackend has no tokenizer of its remote model: ids are a 422 on both routes, the upstream never asked."""
+    from hfbridge import HubBackend
+
+    from .._http_double import RecordingServer
+
+    with RecordingServer(body=[[0.5, 0.5]]) as upstream:
+        with ServerThread(create_app(HubBackend(base_url=upstream.url))) as server:
+            sdk = openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused", max_retries=0)
+            with pytest.raises(openai.UnprocessableEntityError) as caught:
+                sdk.embeddings.create(input=[[101, 7592, 102]], model="m")
+            tei = httpx2.post(f"{server.url}/embed", json={"inputs": [101, 7592, 102]}, timeout=30)
+            assert sdk.embeddings.create(input=["hello"], model="m").data[0].embedding == [0.5, 0.5]  # text goes on
+        assert len(upstream.requests) == 1
+    message: str = caught.value.body["message"]  # type: ignore[index]
+    assert message.startswith("`input` as token ids is not supported by this server (HubBackend")
+    assert "check_embedding_ctx_length=False" in message
+    assert tei.status_code == 422 and tei.json()["error_type"] == "Validation"
+    assert tei.json()["error"].startswith("`inputs` as token ids is not supported by this server (HubBackend")
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,10 @@ import httpx2
 import numpy as np
 import pytest
 from huggingface_hub import InferenceClient
+from tokenizers import Tokenizer
 
 from hfbridge import LocalBackend
+from hfbridge.backends.local._embedder import TOKENIZER_FILE
 from hfbridge.server import ServerThread, create_app
 from hfbridge.server.tasks import ModelTable, task_of_body
 
@@ -64,6 +66,37 @@ def test_every_task_through_the_real_client_with_the_url_as_model(url: str, loca
     assert len(streamed) == 4
     chat = generator.chat_completion([{"role": "user", "content": "Say hi"}], max_tokens=4)
     assert chat.choices[0].message.content
+
+
+def test_tei_embed_takes_the_models_token_ids_as_tei_does(url: str, local_backend: LocalBackend) -> None:
+    """TEI's /embed `inputs`: a text, one text's token ids, or a batch of both; ids made with the model's own
+    tokenizer.json embed as their text does through the real InferenceClient (which sends text)."""
+    texts = ["reset my password", "opening hours"]
+    tokenizer = Tokenizer.from_file(str(TOKENIZER_FILE))
+    ids = [tokenizer.encode(text).ids for text in texts]
+    model = local_backend.models["feature-extraction"]
+    by_client = _client(f"{url}/models/{model}").feature_extraction(texts[0])  # text, as before
+    by_text = np.array(local_backend.feature_extraction(texts))
+    assert np.allclose(by_client, by_text[:1], atol=1e-6)
+    for inputs, expected in ((ids[0], by_text[:1]), (ids, by_text), ([texts[0], ids[1]], by_text)):
+        response = httpx2.post(f"{url}/embed", json={"inputs": inputs}, timeout=60)
+        assert response.status_code == 200, response.text
+        assert np.allclose(response.json(), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("inputs", "where", "reason"),
+    [([101, 30522, 102], "inputs", "outside the vocabulary"),
+     (["hi", [101, -5, 102]], "inputs[1]", "outside the vocabulary"),
+     ([[9906, 1917]], "inputs", "must be a whole tokenization")],
+)  # fmt: skip
+def test_tei_embed_refuses_ids_that_are_not_the_models(url: str, inputs: Any, where: str, reason: str) -> None:
+    response = httpx2.post(f"{url}/embed", json={"inputs": inputs}, timeout=60)
+    assert response.status_code == 422
+    body = response.json()
+    assert body["error_type"] == "Validation" and set(body) == {"error", "error_type"}  # TEI's ErrorResponse
+    assert body["error"].startswith(f"`{where}`: ") and reason in body["error"]
+    assert "sentence-transformers/all-MiniLM-L6-v2" in body["error"] and "send the text instead" in body["error"]
 
 
 def test_a_server_with_a_task_serves_it_on_root(local_backend: LocalBackend) -> None:

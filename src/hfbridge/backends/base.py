@@ -17,7 +17,7 @@ from typing import Any, Literal, TypeVar
 from .. import _settings as setting
 from .. import _validation as check
 from ..cache import ResultCache
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, UnsupportedTaskError
 from ..flow import FlowControl
 from ..ratelimit import RateLimit
 from ..retry import RetryPolicy
@@ -175,6 +175,20 @@ class Backend(TaskMethods):
         requests = self._requests(task, inputs, build)
         results = await amap_all(lambda request: self._handler.acall(task, request), requests, self.max_concurrency)
         return [self._answered(result) for result in results]
+
+    # ============================================================================================ token ids
+    def decode_token_ids(self, ids: Sequence[int], *, task: str = "feature-extraction") -> str:
+        """The text that ``ids`` — token ids of the model serving ``task`` (a pipeline tag), as its tokenizer's
+        ``encode(text).ids`` gives them — stand for, to be given to that task as text.
+
+        For servers that take token ids where they take text (text-embeddings-inference does). Raises
+        :class:`~hfbridge.errors.InvalidInputError` when the ids are not that model's (another tokenizer's ids
+        would otherwise read as unrelated words), and :class:`~hfbridge.errors.UnsupportedTaskError` when this
+        backend has no tokenizer for the task: the base class has none (a remote model's tokenizer is not at hand).
+        """
+        raise UnsupportedTaskError(
+            f"{type(self).__name__} ({self.label}) has no tokenizer to turn {task} token ids into text"
+        )
 
     # ============================================================================================ lifecycle
     def check_chat_support(

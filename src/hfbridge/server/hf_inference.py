@@ -15,7 +15,7 @@ from ..tasks._spec import Task
 from .errors import Dialect, JSONBody, Refusal
 from .pipeline import Call, streams
 from .tasks import registry_task
-from .tei import EmbedRequest, SimilarityRequest, check_batch, texts_of
+from .tei import EmbedRequest, SimilarityRequest, check_batch, embedding_inputs, embedding_texts
 from .tgi import compat_generate
 from .validation import RequestModel, parse
 
@@ -71,8 +71,7 @@ class ImageRequest(RequestModel):
 
 async def embeddings(call: Call) -> Response:
     request = parse(EmbedRequest, call.body)
-    texts = texts_of(request.inputs)
-    check_batch(call, len(texts))
+    texts = await embedding_texts(call, embedding_inputs(request.inputs))
     return JSONBody(await call.ctx.backend.afeature_extraction(
         texts, normalize=request.normalize, truncate=request.truncate, prompt_name=request.prompt_name))  # fmt: skip
 

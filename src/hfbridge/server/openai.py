@@ -3,8 +3,9 @@
 
 Shapes follow the ``openai`` SDK's types and TGI's OpenAPI document (``ChatCompletion``, ``ChatCompletionChunk``,
 ``CompletionFinal``, ``ModelInfo``) and what TEI serves on ``/v1/embeddings``. What the backend cannot do is refused
-with a 422 naming the field (``n`` > 1, ``logprobs``, ``echo``, ``suffix``, ``best_of`` > 1, token-id inputs),
-never silently ignored. Errors have the OpenAI shape (``errors.py``).
+with a 422 naming the field (``n`` > 1, ``logprobs``, ``echo``, ``suffix``, ``best_of`` > 1, token-id prompts),
+never silently ignored; ``/v1/embeddings`` takes token ids as TEI does (``tei.embedding_texts``). Errors have the
+OpenAI shape (``errors.py``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from .context import ServerContext
 from .errors import JSONBody, Refusal, refusal_from
 from .pipeline import Call, streams
 from .streaming import DONE, first, openai_event, sse
-from .tei import texts_of
+from .tei import EmbeddingInputs, embedding_inputs, embedding_texts, texts_of
 from .validation import RequestModel, parse
 
 __all__ = ["ChatRequest", "CompletionRequest", "EmbeddingsRequest", "chat", "completions", "embeddings",
@@ -81,7 +82,7 @@ class CompletionRequest(RequestModel):
 
 
 class EmbeddingsRequest(RequestModel):
-    input: str | list[str] | TokenIds
+    input: EmbeddingInputs
     model: str | None = None
     encoding_format: Literal["float", "base64"] = "float"
     dimensions: int | None = Field(default=None, ge=1)
@@ -401,22 +402,15 @@ async def _completion_events(call: Call, head: dict[str, Any], streams_: list[As
 # ------------------------------------------------------------------------------------------------------- embeddings
 async def embeddings(call: Call) -> Response:
     request = parse(EmbeddingsRequest, call.body)
-    texts: list[Any] = [request.input] if isinstance(request.input, str) else list(request.input)
-    if not texts:
-        raise Refusal("empty", "`input` cannot be empty", param="input")
-    if not all(isinstance(text, str) for text in texts):
-        raise Refusal("validation", "`input` as token ids is not supported: send text (with LangChain's "
-                      "OpenAIEmbeddings, set check_embedding_ctx_length=False)", param="input")  # fmt: skip
-    limit = call.ctx.limits.max_client_batch_size
-    if len(texts) > limit:
-        raise Refusal("too_large", f"batch size {len(texts)} > maximum allowed batch size {limit}", param="input")
+    inputs = embedding_inputs(request.input)
+    texts = await embedding_texts(call, inputs, "input")
     vectors = await call.ctx.backend.afeature_extraction(texts)
     if request.dimensions is not None and vectors and request.dimensions != len(vectors[0]):
         raise Refusal("validation", f"dimensions={request.dimensions} is not supported: the model returns "
                       f"{len(vectors[0])} dimensions", param="dimensions")  # fmt: skip
     encode = _base64 if request.encoding_format == "base64" else list
     data = [{"object": "embedding", "index": i, "embedding": encode(vector)} for i, vector in enumerate(vectors)]
-    tokens = sum(_approximate_tokens(text) for text in texts)
+    tokens = sum(_approximate_tokens(item) if isinstance(item, str) else len(item) for item in inputs)
     return JSONBody({"object": "list", "data": data, "model": call.ctx.models.model_for("feature-extraction"),
                      "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})  # fmt: skip
 

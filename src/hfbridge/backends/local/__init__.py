@@ -61,11 +61,13 @@ from ._classifiers import (
     default_ner_model,
 )
 from ._embedder import MODEL_NAME as EMBEDDING_MODEL
+from ._embedder import TOKENIZER_FILE as EMBEDDING_TOKENIZER
 from ._embedder import MiniLMEmbedder
 from ._install import INSTALLABLE
 from ._lazy import Lazy
 from ._llm import DEFAULT_CHAT_MODEL, LlamaEngine
 from ._reply_tools import marker_position, native_history, parse_calls, unfinished_call
+from ._tokens import TokenDecoder
 from ._tools import (
     arguments_request,
     bounded,
@@ -156,6 +158,8 @@ class LocalBackend(Backend):
         chat_hint = f"run: hfbridge models install {chat_model}" if chat_model in INSTALLABLE else _INSTALL
         self._llm = Lazy(lambda: LlamaEngine(chat_model, n_ctx=n_ctx, threads=threads), "chat", chat_hint)
         self._embedder = Lazy(lambda: MiniLMEmbedder(threads=embedding_threads), "embedding", _INSTALL)
+        self._embedding_tokens = Lazy(lambda: TokenDecoder(EMBEDDING_TOKENIZER, EMBEDDING_MODEL), "embedding",
+                                      _INSTALL)  # fmt: skip
         self._sentiment = Lazy(VaderSentiment, "sentiment", _INSTALL)
         self._ner_model = Lazy(lambda: SpacyNER(self.ner_model), "NER", ner_hint)
         self._zero_shot_model = Lazy(
@@ -179,7 +183,8 @@ class LocalBackend(Backend):
         return f"LocalBackend(chat_model={self.chat_model!r})"
 
     def close(self) -> None:
-        for lazy in (self._llm, self._embedder, self._sentiment, self._ner_model, self._zero_shot_model):
+        for lazy in (self._llm, self._embedder, self._embedding_tokens, self._sentiment, self._ner_model,
+                     self._zero_shot_model):  # fmt: skip
             lazy.reset()
 
     def _check_model(self, requested: str | None, served: str) -> None:
@@ -482,6 +487,14 @@ class LocalBackend(Backend):
         self._check_model(request.model, EMBEDDING_MODEL)
         normalize = request.normalize if request.normalize is not None else True
         return self._embedder.get().embed(list(request.texts), normalize=normalize).tolist()
+
+    def decode_token_ids(self, ids: Sequence[int], *, task: str = "feature-extraction") -> str:
+        """Token ids of all-MiniLM-L6-v2 (embeddings, sentence similarity) as text: the whole tokenization its
+        tokenizer gives, ``[CLS] (101)`` first and ``[SEP] (102)`` last, padding allowed after them (see
+        :meth:`Backend.decode_token_ids`); the text embeds to the same vector as the ids' source text."""
+        if task not in ("feature-extraction", "sentence-similarity"):
+            return super().decode_token_ids(ids, task=task)
+        return self._embedding_tokens.get().decode(ids)
 
     def _similarity(self, request: SimilarityRequest) -> list[float]:
         self._check_model(request.model, EMBEDDING_MODEL)

