@@ -273,6 +273,31 @@ def test_the_rate_converges_refusals_per_hundred_fall(retry_after: str) -> None:
     assert 100 / (clock.now - start) >= 0.88 * server.rate
 
 
+@dataclass
+class RandomRefusals:
+    """A gateway that refuses a fixed fraction of requests whatever their rate (other clients' load on a shared
+    quota): slowing down does not make the refusals stop."""
+
+    clock: Clock
+    refused: float = 0.2
+    _random: random.Random = field(default_factory=lambda: random.Random(11))
+
+    def accepts(self) -> tuple[bool, float]:
+        return self._random.random() >= self.refused, 0.0
+
+
+def test_refusals_that_do_not_depend_on_the_pace_do_not_stop_the_job() -> None:
+    # Every such refusal cuts the rate, and answers bring it back only to just below the last refused pace: without
+    # the accepted-rate floor the rate fell to min_rate (0.1/s) within 300 answers, and 2,000 answers took 13,000 s.
+    clock = Clock()
+    limiter = AdaptiveRate(clock=clock)
+    send_paced(limiter, RandomRefusals(clock), 2000, "none", step=0.01)  # type: ignore[arg-type]
+    # The client could send 100/s (one try per 10 ms step) and the gateway accepted up to ~24/s in its best five
+    # seconds: the pace stays above a quarter of that.
+    assert limiter.rate is not None and limiter.rate >= 5.0
+    assert clock.now < 500
+
+
 def test_a_whole_second_retry_after_does_not_stop_everyone_for_a_second() -> None:
     clock = Clock()
     limiter = AdaptiveRate(clock=clock)

@@ -20,6 +20,14 @@ spaced, first come first served) at a rate it learns from those refusals:
   (``approach``) up to halfway between that and the refused pace, and very slowly (``recovery``) beyond. A refusal
   caused by a late request (a cold connection, a busy client) costs a few percent for a few dozen answers; a limit
   that was raised is found again; a limit that holds is probed about once every hundred answers.
+* Nor below a quarter of the best rate the server *accepted* from this client over any five seconds of the last
+  ten minutes: a server that accepted that rate limits at no less (a limiter that counts refused requests accepts a
+  little less than its limit; a burst allowance, a little more), so pacing far below it is no longer about its
+  limit. Without this floor refusals that do not depend on the pace (a shared gateway refusing every fifth request
+  whatever this client sends, the fault soak's 20%) cut the rate again and again while answers can only bring it
+  back to just below the last refused pace: the rate fell to ``min_rate`` and calls ran out of their deadline
+  waiting for a turn. Such refusals still cost a quarter to a half of the rate that could get through; a server
+  that lowers its limit more than fourfold is refused into the floor's pace until ten minutes have passed.
 * The learned rate never goes below ``min_rate``; the effective rate is the lower of the learned rate and the cap.
 
 One instance serves every thread and every task of any event loop: a request takes a ticket under a thread lock and
@@ -49,6 +57,12 @@ _MEASURE_HORIZON = 10.0
 _SHORTEST_SPAN = 0.001
 #: The rate (requests/s) after a refusal when nothing could be measured (a single request, refused).
 _FIRST_GUESS = 1.0
+#: The accepted-rate floor: this fraction of the most answers in any ``_FLOOR_WINDOW`` seconds of the last
+#: ``_FLOOR_HORIZON`` seconds (per second); at most ``_FLOOR_ANSWERS`` answers are kept for it.
+_FLOOR_FRACTION = 0.25
+_FLOOR_WINDOW = 5.0
+_FLOOR_HORIZON = 600.0
+_FLOOR_ANSWERS = 4096
 
 
 @dataclass
@@ -129,6 +143,7 @@ class AdaptiveRate:
         self._answered_since_cut = 0  # answers to requests sent since the last cut
         self._trust_refused = False  # the last refusal came at the cap: come back to it
         self._sends: deque[float] = deque(maxlen=_WINDOW)
+        self._answers: deque[float] = deque(maxlen=_FLOOR_ANSWERS)  # when answers came, for the accepted-rate floor
         self.stats = {"granted": 0, "successes": 0, "refusals": 0, "cuts": 0}
 
     # ---------------------------------------------------------------------------------------------- reading
@@ -242,6 +257,7 @@ class AdaptiveRate:
         """The request was answered (any answer but a refusal for rate)."""
         with self._lock:
             self.stats["successes"] += 1
+            self._answers.append(self.clock())
             if grant.epoch == self._epoch:
                 self._answered_since_cut += 1
             if self._learned is None:
@@ -274,13 +290,26 @@ class AdaptiveRate:
             else:
                 lowered = self.backoff * sent_at
             self._trust_refused = grant.pace is not None and self._at_cap(grant.pace)
-            self._learned = max(self.min_rate, lowered)
+            self._learned = max(self.min_rate, lowered, _FLOOR_FRACTION * self._best_accepted(now))
             self._refused_pace = sent_at
             self._epoch += 1
             self._answered_since_cut = 0
             self.stats["cuts"] += 1
             self._next = max(self._next, now + 1.0 / self._learned)
             return True
+
+    def _best_accepted(self, now: float) -> float:
+        """The most answers per second over any ``_FLOOR_WINDOW`` seconds of the last ``_FLOOR_HORIZON``."""
+        answers = self._answers
+        while answers and now - answers[0] > _FLOOR_HORIZON:
+            answers.popleft()
+        times = list(answers)  # a deque is slow to index in the middle
+        best, first = 0, 0
+        for last, at in enumerate(times):
+            while at - times[first] > _FLOOR_WINDOW:
+                first += 1
+            best = max(best, last - first + 1)
+        return best / _FLOOR_WINDOW
 
     def _at_cap(self, pace: float) -> bool:
         return self.requests_per_second is not None and pace >= 0.999 * self.requests_per_second
