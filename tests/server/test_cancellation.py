@@ -214,7 +214,10 @@ async def test_cancelling_a_non_streamed_chat_stops_it(local_backend: LocalBacke
         ("json_schema", {"messages": JOKE, "response_format": JOKE_SCHEMA, "max_tokens": 80}, 0),
         # cut by max_tokens: llama.cpp never streams the "```json" its parser held back, so the chat runs again
         ("json_schema_cut", {"messages": JOKE, "response_format": JOKE_SCHEMA, "max_tokens": 6}, 1),
-        ("plain_cut", {"messages": STORY, "max_tokens": 8}, 1),
+        # ... nor the start of a stop sequence (" knight named Sir" of " knight named Sir Zed")
+        ("plain_cut_in_stop", {"messages": STORY, "max_tokens": 17, "stop": [" knight named Sir Zed"]}, 1),
+        # every token streamed as the answer's text: nothing held back, no second generation
+        ("plain_cut", {"messages": STORY, "max_tokens": 8}, 0),
         # a stop sequence where the parser holds "```json " back
         ("json_schema_stop", {"messages": JOKE, "response_format": JOKE_SCHEMA, "max_tokens": 80, "stop": ["{"]}, 1),
     ],
@@ -240,6 +243,30 @@ def test_a_non_streamed_chat_through_the_server_is_the_in_process_answer(local_b
     assert engine.reruns - before == reruns
     if case == "json_schema_cut":
         assert expected.message.content == "```json", "the held-back text the stream would have lost"
+    if case == "plain_cut_in_stop":
+        assert (expected.message.content or "").endswith("a brave knight named"), expected.message.content
+
+
+@pytest.mark.parametrize(
+    ("body", "finish", "tokens", "content", "held_back"),
+    [
+        ({}, "stop", ["Hi", "!"], "Hi!", False),  # ended by the model
+        ({}, "length", ["Once", " upon"], "Once upon", False),  # every token streamed as the text
+        ({}, "length", ["Once"], "Once upon", True),  # a token without a chunk of its own
+        ({}, "length", ["", "Once"], "Once", True),  # the first token's text held back
+        ({}, "length", ["`", "``"], "", True),  # streamed tokens the parser did not pass on
+        ({}, "length", None, "Once upon", True),  # not reported (tools)
+        ({"stop": ["x"], "response_format": {"type": "json_object"}}, "stop", [], "{", True),  # stop, parsed
+        ({"stop": ["x"]}, "stop", ["Hi"], "Hi", False),  # plain text is flushed at a stop sequence
+    ],
+)
+def test_which_streams_may_lack_held_back_text(body: dict[str, Any], finish: str, tokens: list[str] | None,
+                                               content: str, held_back: bool) -> None:  # fmt: skip
+    from hfbridge.backends.local._llm import _maybe_held_back
+
+    answer = {"choices": [{"finish_reason": finish, "message": {"role": "assistant", "content": content}}],
+              "usage": {"completion_tokens": 2}}  # fmt: skip
+    assert _maybe_held_back(body, answer, tokens, parses=True) is held_back
 
 
 async def test_async_non_streamed_generations_keep_a_held_back_stop_sequence_start(local_backend: LocalBackend) -> None:
@@ -270,16 +297,20 @@ def test_a_streamed_chat_assembles_into_the_non_streamed_shape() -> None:
     def delta(**fields: Any) -> dict[str, Any]:
         return {"id": "c", "choices": [{"index": 0, "delta": fields}]}
 
+    said = delta(content="Let me check.")
+    said["choices"][0]["logprobs"] = {"content": [{"id": 1, "token": "Let me check.", "logprob": -0.1}]}
     chunks = [
         first,
-        delta(content="Let me check."),
+        said,
         delta(tool_calls=[call]),
         delta(tool_calls=[{"index": 0, "function": {"arguments": '{"ci'}}]),
         delta(tool_calls=[{"index": 0, "function": {"arguments": 'ty": "Oslo"}'}}]),
         {"id": "c", "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]},
         {"id": "c", "choices": [], "usage": usage},
     ]
-    answer = _chatted(iter(chunks), threading.Event())
+    tokens: list[str] = []
+    answer = _chatted(iter(chunks), threading.Event(), tokens)
+    assert tokens == ["Let me check."], "the tokens' texts, from the logprobs (not part of the answer)"
     assert answer["choices"] == [{"index": 0, "finish_reason": "tool_calls", "message": {
         "role": "assistant", "content": "Let me check.", "tool_calls": [{"type": "function", "id": "call_1",
         "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}}]}}]  # fmt: skip

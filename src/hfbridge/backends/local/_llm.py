@@ -91,11 +91,18 @@ class LlamaEngine:
         non-streamed, nothing streamed). A stream that may have been cut with text held back
         (:func:`_maybe_held_back`) is therefore not used: the same request runs again non-streamed, if the caller is
         still there. That second generation, which cannot be stopped, is the cost: paid only by async callers (the
-        server), only for those cuts; ``reruns`` counts them. Synchronous callers get the non-streamed call."""
+        server), only for those cuts; ``reruns`` counts them. A chat streams each token's text too (as logprobs,
+        which are not part of the answer), so a cut where every token was streamed as the answer's text, the usual
+        case for plain text, needs no second generation. Synchronous callers get the non-streamed call."""
         gone = caller_gone()
         if gone is not None:
-            answer = assemble(self._stream(handle, _with_usage(body)), gone)
-            if not _maybe_held_back(body, answer["choices"][0]["finish_reason"], parses=parses):
+            streamed = _with_usage(body)
+            tokens: list[str] | None = None
+            if parses and not body.get("tools"):  # llama.cpp refuses logprobs with tools in a stream
+                streamed.update(logprobs=True, top_logprobs=1)
+                tokens = []  # each generated token's text, as the stream reports it in its logprobs
+            answer = assemble(self._stream(handle, streamed), gone, tokens)
+            if not _maybe_held_back(body, answer, tokens, parses=parses):
                 return answer
             if gone.is_set():
                 raise CallerGone("the caller went away; generation stopped")
@@ -166,7 +173,8 @@ def _with_usage(body: dict[str, Any]) -> dict[str, Any]:
     return {**body, "stream_options": {**(body.get("stream_options") or {}), "include_usage": True}}
 
 
-def _completed(chunks: Iterator[dict[str, Any]], gone: threading.Event) -> dict[str, Any]:
+def _completed(chunks: Iterator[dict[str, Any]], gone: threading.Event, tokens: list[str] | None = None
+               ) -> dict[str, Any]:  # fmt: skip
     """A text completion's non-streamed answer assembled from its stream (raw text, no parser in between: the same
     tokens, usage and finish reason), stopping the generation as soon as ``gone`` is set."""
     answer: dict[str, Any] = {}
@@ -194,9 +202,13 @@ def _completed(chunks: Iterator[dict[str, Any]], gone: threading.Event) -> dict[
     return answer
 
 
-def _maybe_held_back(body: dict[str, Any], finish: str | None, *, parses: bool) -> bool:
-    """Whether a stream that ended with ``finish`` may lack text llama.cpp held back, so that it is not the
-    non-streamed answer. Measured with SmolLM2 (temperature 0) against the non-streamed answer of the same request:
+def _maybe_held_back(body: dict[str, Any], answer: dict[str, Any], tokens: list[str] | None, *,
+                     parses: bool) -> bool:  # fmt: skip
+    """Whether ``answer``, assembled from a stream, may lack text llama.cpp held back, so that it is not the
+    non-streamed answer. ``parses``: a chat, whose text llama.cpp's chat parser reads; ``tokens``: each generated
+    token's text as the chat stream reported it (``None``: not asked, or not available with tools).
+
+    Measured with SmolLM2 (temperature 0) against the non-streamed answer of each request:
 
     - cut by ``max_tokens`` while the text ends with the start of a stop sequence: that start is never streamed
       (chat and text completion alike);
@@ -206,16 +218,36 @@ def _maybe_held_back(body: dict[str, Any], finish: str | None, *, parses: bool) 
       plain text is flushed when a stop sequence matches;
     - ended by the model (end of sequence): the final parse is complete and is streamed; the same answer.
 
+    A chat cut by ``max_tokens`` lost nothing when every generated token arrived in a chunk of its own with the text
+    it sent, and these texts are the answer's text, nothing else (no tool call, no reasoning): a step whose text is
+    held back sends no chunk (the first step's, on the chunk that opens the stream, sends an empty text), and the
+    non-streamed answer is then that raw text, as llama.cpp's final parse of it (streamed too) or as itself.
     A ``"stop"`` cannot tell a stop sequence from the end of sequence, so a structured request with stop sequences
     counts as cut."""
-    if finish == "length":
-        return parses or bool(body.get("stop"))
-    return parses and bool(body.get("stop")) and bool(body.get("response_format") or body.get("tools"))
+    choice = answer["choices"][0]
+    if choice["finish_reason"] == "length":
+        if not parses:
+            return bool(body.get("stop"))
+        if tokens is None:
+            return True
+        message = choice["message"]
+        whole = (
+            len(tokens) == (answer.get("usage") or {}).get("completion_tokens")
+            and all(tokens)
+            and "".join(tokens) == (message.get("content") or "")
+            and not message.get("tool_calls")
+            and not message.get("reasoning_content")
+        )
+        return not whole
+    structured = bool(body.get("response_format") or body.get("tools"))
+    return parses and structured and bool(body.get("stop"))
 
 
-def _chatted(chunks: Iterator[dict[str, Any]], gone: threading.Event) -> dict[str, Any]:
+def _chatted(chunks: Iterator[dict[str, Any]], gone: threading.Event, tokens: list[str] | None = None
+             ) -> dict[str, Any]:  # fmt: skip
     """A chat completion's non-streamed answer assembled from its stream: the message's content (and reasoning), its
-    tool calls with their ids, the finish reason and usage; the generation stops as soon as ``gone`` is set."""
+    tool calls with their ids, the finish reason and usage; the generation stops as soon as ``gone`` is set. The
+    tokens' texts the chunks carry in their logprobs (if asked for) are appended to ``tokens``."""
     answer: dict[str, Any] = {}
     content: list[str] = []
     reasoning: list[str] = []
@@ -236,6 +268,9 @@ def _chatted(chunks: Iterator[dict[str, Any]], gone: threading.Event) -> dict[st
                 delta = choice.get("delta") or {}
                 content.append(delta.get("content") or "")
                 reasoning.append(delta.get("reasoning_content") or "")
+                if tokens is not None:
+                    logprobs = (choice.get("logprobs") or {}).get("content") or ()
+                    tokens.extend(entry.get("token") or "" for entry in logprobs)
                 for piece in delta.get("tool_calls") or ():
                     call = calls.setdefault(piece.get("index", len(calls)), {
                         "type": "function", "function": {"name": "", "arguments": ""}, "id": ""})  # fmt: skip
