@@ -1,6 +1,7 @@
-"""Work stops when its consumer goes away: closing or dropping a LocalBackend stream, sync or async, and a client
-disconnecting from a streamed HTTP answer. Counted in chunks llama.cpp produced after the consumer left, never
-in seconds."""
+"""Work stops when its consumer goes away: closing or dropping a LocalBackend stream, sync or async, cancelling an
+async call, and a client disconnecting from an HTTP answer, streamed or not. Counted in chunks llama.cpp produced
+after the consumer left, never in seconds. An async non-streamed answer is generated as a stream: it is the blocking
+call's answer, generated a second time (counted in ``reruns``) exactly where llama.cpp may have held text back."""
 
 from __future__ import annotations
 
