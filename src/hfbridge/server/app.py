@@ -12,7 +12,8 @@ Routes (``routes.py`` lists them; ``GET /openapi.json`` documents them):
 * Control: ``GET|PUT|DELETE /_hfbridge/faults`` reads, sets or clears the :class:`FaultPlan` (``control.py``).
 
 Each route answers errors in its real server's shape (``errors.py``). Requests are bounded (``limits.py``), checked
-for a loopback ``Host`` / ``Origin`` (``guard.py``), and streams stop generating when the client goes away.
+for a loopback ``Host`` / ``Origin`` (``guard.py``), and a generation stops when its client goes away, streamed or
+not (``pipeline.py`` cancels the handler; the local model generates even a non-streamed answer as a stoppable stream).
 The Hub and Inference Endpoints API emulations used by tests live in ``hub_emulation.py`` and are not mounted here.
 """
 
