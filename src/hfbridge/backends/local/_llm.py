@@ -173,6 +173,33 @@ def _with_usage(body: dict[str, Any]) -> dict[str, Any]:
     return {**body, "stream_options": {**(body.get("stream_options") or {}), "include_usage": True}}
 
 
+def _choices(chunks: Iterator[dict[str, Any]], gone: threading.Event, answer: dict[str, Any]
+             ) -> Iterator[dict[str, Any]]:  # fmt: skip
+    """Every choice of every chunk of a stream, its answer-wide fields kept in ``answer``; :class:`CallerGone` as
+    soon as ``gone`` is set. The stream is closed at the end either way, which stops llama.cpp if it still runs."""
+    try:
+        for chunk in chunks:
+            if gone.is_set():
+                raise CallerGone("the caller went away; generation stopped")
+            _keep_answer_fields(chunk, answer)
+            yield from chunk.get("choices") or ()
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+
+
+def _keep_answer_fields(chunk: dict[str, Any], answer: dict[str, Any]) -> None:
+    """Copy a stream chunk's answer-wide fields into the assembled answer: the first id / created / model /
+    fingerprint, the last usage and timings."""
+    for key in ("id", "created", "model", "system_fingerprint"):
+        if key in chunk and key not in answer:
+            answer[key] = chunk[key]
+    for key in ("usage", "timings"):
+        if chunk.get(key):
+            answer[key] = chunk[key]
+
+
 def _completed(chunks: Iterator[dict[str, Any]], gone: threading.Event, tokens: list[str] | None = None
                ) -> dict[str, Any]:  # fmt: skip
     """A text completion's non-streamed answer assembled from its stream (raw text, no parser in between: the same
@@ -181,23 +208,9 @@ def _completed(chunks: Iterator[dict[str, Any]], gone: threading.Event, tokens: 
     answer: dict[str, Any] = {}
     text: list[str] = []
     finish = None
-    try:
-        for chunk in chunks:
-            if gone.is_set():
-                raise CallerGone("the caller went away; generation stopped")
-            for key in ("id", "created", "model", "system_fingerprint"):
-                if key in chunk and key not in answer:
-                    answer[key] = chunk[key]
-            for key in ("usage", "timings"):
-                if chunk.get(key):
-                    answer[key] = chunk[key]
-            for choice in chunk.get("choices") or ():
-                finish = choice.get("finish_reason") or finish
-                text.append(choice.get("text") or "")
-    finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            close()
+    for choice in _choices(chunks, gone, answer):
+        finish = choice.get("finish_reason") or finish
+        text.append(choice.get("text") or "")
     choice = {"index": 0, "text": "".join(text), "logprobs": None, "finish_reason": finish}
     answer.update(object="text_completion", choices=[choice])
     return answer
@@ -255,35 +268,21 @@ def _chatted(chunks: Iterator[dict[str, Any]], gone: threading.Event, tokens: li
     reasoning: list[str] = []
     calls: dict[int, dict[str, Any]] = {}
     finish = None
-    try:
-        for chunk in chunks:
-            if gone.is_set():
-                raise CallerGone("the caller went away; generation stopped")
-            for key in ("id", "created", "model", "system_fingerprint"):
-                if key in chunk and key not in answer:
-                    answer[key] = chunk[key]
-            for key in ("usage", "timings"):
-                if chunk.get(key):
-                    answer[key] = chunk[key]
-            for choice in chunk.get("choices") or ():
-                finish = choice.get("finish_reason") or finish
-                delta = choice.get("delta") or {}
-                content.append(delta.get("content") or "")
-                reasoning.append(delta.get("reasoning_content") or "")
-                if tokens is not None:
-                    logprobs = (choice.get("logprobs") or {}).get("content") or ()
-                    tokens.extend(entry.get("token") or "" for entry in logprobs)
-                for piece in delta.get("tool_calls") or ():
-                    call = calls.setdefault(piece.get("index", len(calls)), {
-                        "type": "function", "function": {"name": "", "arguments": ""}, "id": ""})  # fmt: skip
-                    function = piece.get("function") or {}
-                    call["function"]["name"] += function.get("name") or ""
-                    call["function"]["arguments"] += function.get("arguments") or ""
-                    call["id"] = piece.get("id") or call["id"]
-    finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            close()
+    for choice in _choices(chunks, gone, answer):
+        finish = choice.get("finish_reason") or finish
+        delta = choice.get("delta") or {}
+        content.append(delta.get("content") or "")
+        reasoning.append(delta.get("reasoning_content") or "")
+        if tokens is not None:
+            logprobs = (choice.get("logprobs") or {}).get("content") or ()
+            tokens.extend(entry.get("token") or "" for entry in logprobs)
+        for piece in delta.get("tool_calls") or ():
+            call = calls.setdefault(piece.get("index", len(calls)), {
+                "type": "function", "function": {"name": "", "arguments": ""}, "id": ""})  # fmt: skip
+            function = piece.get("function") or {}
+            call["function"]["name"] += function.get("name") or ""
+            call["function"]["arguments"] += function.get("arguments") or ""
+            call["id"] = piece.get("id") or call["id"]
     message: dict[str, Any] = {"role": "assistant", "content": "".join(content) or (None if calls else "")}
     if any(reasoning):
         message["reasoning_content"] = "".join(reasoning)
