@@ -1,4 +1,5 @@
-"""A loopback HTTP server that records every request (headers included) and gives one scripted answer.
+"""A loopback HTTP server that records every request (headers included) and gives one scripted answer; and
+:func:`hub_clients_answered_by`, which routes huggingface_hub's own HTTP clients to a handler function.
 
 For what the protocol server cannot show: which headers the real client sent (was a token sent to this host?),
 and answers no real server should give (an Authorization header echoed into ``x-request-id``, a reply slower than
@@ -10,9 +11,29 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import httpx2
+from huggingface_hub import set_async_client_factory, set_client_factory
+from huggingface_hub.utils._http import default_async_client_factory, default_client_factory
+
+
+@contextmanager
+def hub_clients_answered_by(handler: Callable[[httpx2.Request], httpx2.Response]) -> Iterator[None]:
+    """Inside the block every request huggingface_hub's sync and async clients send goes to ``handler``
+    (``httpx2.MockTransport``): what the real InferenceClient sends to hosts we cannot reach; the default client
+    factories come back on exit."""
+    set_client_factory(lambda: httpx2.Client(transport=httpx2.MockTransport(handler)))
+    set_async_client_factory(lambda: httpx2.AsyncClient(transport=httpx2.MockTransport(handler)))
+    try:
+        yield
+    finally:
+        set_client_factory(default_client_factory)
+        set_async_client_factory(default_async_client_factory)
 
 
 @dataclass

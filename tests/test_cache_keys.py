@@ -19,14 +19,12 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from huggingface_hub import set_async_client_factory, set_client_factory
-from huggingface_hub.utils._http import default_async_client_factory, default_client_factory
 
 from hfbridge import HubBackend, LocalBackend, RetryPolicy
 from hfbridge.cache import KEY_FORMAT, MemoryCache, SQLiteCache
 from hfbridge.tasks import FEATURE_EXTRACTION, EmbeddingRequest
 
-from ._http_double import RecordingServer
+from ._http_double import RecordingServer, hub_clients_answered_by
 
 TOKEN = "hf_" + "k" * 34
 MODEL_A, MODEL_B = "hfbridge-keys/embed-a", "hfbridge-keys/embed-b"
@@ -67,13 +65,8 @@ class Routes:
 @pytest.fixture
 def routes() -> Iterator[Routes]:
     handler = Routes()
-    set_client_factory(lambda: httpx2.Client(transport=httpx2.MockTransport(handler)))
-    set_async_client_factory(lambda: httpx2.AsyncClient(transport=httpx2.MockTransport(handler)))
-    try:
+    with hub_clients_answered_by(handler):
         yield handler
-    finally:
-        set_client_factory(default_client_factory)
-        set_async_client_factory(default_async_client_factory)
 
 
 def _hub(cache: object, **kwargs: object) -> HubBackend:

@@ -266,8 +266,8 @@ def test_the_implicit_token_goes_to_the_real_hub(monkeypatch: pytest.MonkeyPatch
     """The rule refuses only non-HF hosts: huggingface.co still gets the implicit token (checked on the request the
     client would send, captured before it leaves)."""
     import httpx2
-    from huggingface_hub import set_client_factory
-    from huggingface_hub.utils._http import default_client_factory
+
+    from ._http_double import hub_clients_answered_by
 
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     sent: list[httpx2.Request] = []
@@ -276,11 +276,7 @@ def test_the_implicit_token_goes_to_the_real_hub(monkeypatch: pytest.MonkeyPatch
         sent.append(request)
         return httpx2.Response(200, json={"id": "acme/chat", "inferenceProviderMapping": {}})
 
-    set_client_factory(lambda: httpx2.Client(transport=httpx2.MockTransport(capture)))
-    try:
-        with pytest.raises(UnsupportedTaskError, match="not served"):
-            HubBackend("acme/chat", provider="together").check_chat_support()
-    finally:
-        set_client_factory(default_client_factory)
+    with hub_clients_answered_by(capture), pytest.raises(UnsupportedTaskError, match="not served"):
+        HubBackend("acme/chat", provider="together").check_chat_support()
     assert sent and sent[0].url.host == "huggingface.co"
     assert sent[0].headers["authorization"] == f"Bearer {TOKEN}"

@@ -16,8 +16,6 @@ from typing import Any
 
 import httpx2
 import pytest
-from huggingface_hub import set_async_client_factory, set_client_factory
-from huggingface_hub.utils._http import default_async_client_factory, default_client_factory
 
 from hfbridge import (
     APIError,
@@ -40,7 +38,7 @@ from hfbridge.tasks.language import (
 )
 from hfbridge.types import FillMaskPrediction, QuestionAnswer, Summary, TableAnswer, Translation
 
-from ._http_double import RecordingServer
+from ._http_double import RecordingServer, hub_clients_answered_by
 
 ARTICLE = (
     "The tower is 324 metres (1,063 ft) tall, about the same height as an 81-storey building, and the tallest "
@@ -459,13 +457,8 @@ class HubWire:
 @pytest.fixture
 def hub_wire() -> Iterator[HubWire]:
     handler = HubWire()
-    set_client_factory(lambda: httpx2.Client(transport=httpx2.MockTransport(handler)))
-    set_async_client_factory(lambda: httpx2.AsyncClient(transport=httpx2.MockTransport(handler)))
-    try:
+    with hub_clients_answered_by(handler):
         yield handler
-    finally:
-        set_client_factory(default_client_factory)
-        set_async_client_factory(default_async_client_factory)
 
 
 @pytest.mark.parametrize("name", list(SENT))

@@ -16,13 +16,14 @@ from collections.abc import Iterator
 import httpx2
 import numpy as np
 import pytest
-from huggingface_hub import AsyncInferenceClient, InferenceClient, set_async_client_factory, set_client_factory
-from huggingface_hub.utils._http import default_async_client_factory, default_client_factory
+from huggingface_hub import AsyncInferenceClient, InferenceClient
 
 from hfbridge.backends import _wire
 from hfbridge.tasks import EmbeddingRequest
 from hfbridge.tasks.generation import parse_chat_chunk, parse_chat_output
 from hfbridge.tasks.text import as_vectors
+
+from ._http_double import hub_clients_answered_by
 
 
 def _as_vectors(raw: object, count: int) -> list[list[float]]:
@@ -127,13 +128,8 @@ class Wire:
 @pytest.fixture
 def wire() -> Iterator[Wire]:
     handler = Wire()
-    set_client_factory(lambda: httpx2.Client(transport=httpx2.MockTransport(handler)))
-    set_async_client_factory(lambda: httpx2.AsyncClient(transport=httpx2.MockTransport(handler)))
-    try:
+    with hub_clients_answered_by(handler):
         yield handler
-    finally:
-        set_client_factory(default_client_factory)
-        set_async_client_factory(default_async_client_factory)
 
 
 def assert_same_request(theirs: httpx2.Request, ours: httpx2.Request) -> None:
@@ -218,14 +214,14 @@ def test_a_stream_error_event_raises_the_clients_typed_error(wire: Wire) -> None
         events = f"data: {json.dumps(STREAM[0])}\n\ndata: {json.dumps(error)}\n\n"
         return httpx2.Response(200, content=events.encode(), headers={"content-type": "text/event-stream"})
 
-    set_client_factory(lambda: httpx2.Client(transport=httpx2.MockTransport(failing)))
     client = InferenceClient(**CLIENTS["url"])
-    for stream in (client.chat_completion(MESSAGES, stream=True), _wire.chat_stream(client, MESSAGES)):
-        received = []
-        with pytest.raises(GenerationError, match="CUDA OOM"):
-            for item in stream:
-                received.append(parse_chat_chunk(item).content)
-        assert received == ["Hel"]
+    with hub_clients_answered_by(failing):
+        for stream in (client.chat_completion(MESSAGES, stream=True), _wire.chat_stream(client, MESSAGES)):
+            received = []
+            with pytest.raises(GenerationError, match="CUDA OOM"):
+                for item in stream:
+                    received.append(parse_chat_chunk(item).content)
+            assert received == ["Hel"]
 
 
 def test_the_fence_notices_a_changed_internal(monkeypatch: pytest.MonkeyPatch) -> None:
